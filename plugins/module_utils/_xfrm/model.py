@@ -1,0 +1,234 @@
+# Copyright (c) 2026 xfrm.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Typed, normalised values for what the kernel holds: SAs, policies and their parts.
+
+Values are frozen and hashable. Two values that the kernel would treat as the same entry
+have the same `identity`; two values that would behave the same compare equal. Kernel
+counters (bytes, packets, add time) travel along in `counters` and never take part in
+comparisons, so a dumped SA compares equal to the one the user asked for.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from .constants import AF_INET, AF_INET6, MANAGED_MAX, MANAGED_MIN, XFRM_INF
+
+
+def family_of(address):
+    """AF_INET or AF_INET6 for an ipaddress address or network."""
+    return AF_INET6 if address.version == 6 else AF_INET
+
+
+def is_managed_number(value):
+    """True for a reqid or policy index in the range this collection marks its entries with."""
+    return MANAGED_MIN <= value <= MANAGED_MAX
+
+
+@dataclass(frozen=True)
+class Mark:
+    """struct xfrm_mark: packets match when (skb mark & mask) == value."""
+
+    value: int = 0
+    mask: int = 0
+
+
+NO_MARK = Mark()
+
+
+@dataclass(frozen=True)
+class Lifetime:
+    """struct xfrm_lifetime_cfg; XFRM_INF means no limit."""
+
+    soft_byte_limit: int = XFRM_INF
+    hard_byte_limit: int = XFRM_INF
+    soft_packet_limit: int = XFRM_INF
+    hard_packet_limit: int = XFRM_INF
+    soft_add_expires_seconds: int = 0
+    hard_add_expires_seconds: int = 0
+    soft_use_expires_seconds: int = 0
+    hard_use_expires_seconds: int = 0
+
+
+NO_LIFETIME = Lifetime()
+
+
+@dataclass(frozen=True)
+class Selector:
+    """struct xfrm_selector. family 0 with no addresses is the empty selector (ip xfrm's default for SAs)."""
+
+    family: int = 0
+    src: object = None  # ipaddress network
+    dst: object = None
+    proto: int = 0
+    sport: int = 0
+    sport_mask: int = 0
+    dport: int = 0
+    dport_mask: int = 0
+    ifindex: int = 0
+    user: int = 0
+
+    @property
+    def empty(self):
+        return self.family == 0 and self.src is None and self.dst is None
+
+
+EMPTY_SELECTOR = Selector()
+
+
+@dataclass(frozen=True)
+class Algo:
+    """struct xfrm_algo / xfrm_algo_auth / xfrm_algo_aead: kernel name, key, ICV or truncation bits."""
+
+    name: str
+    key: bytes = field(default=b"", repr=False)
+    bits: int = 0
+
+
+@dataclass(frozen=True)
+class Encap:
+    """struct xfrm_encap_tmpl: UDP encapsulation (NAT traversal)."""
+
+    type: int
+    sport: int
+    dport: int
+    oa: object = None  # ipaddress address or None
+
+
+@dataclass(frozen=True)
+class SAId:
+    """What the kernel looks an SA up by: destination, SPI, protocol, mark."""
+
+    dst: object
+    spi: int
+    proto: int
+    mark: Mark = NO_MARK
+
+    @property
+    def family(self):
+        return family_of(self.dst)
+
+
+@dataclass(frozen=True)
+class SA:
+    """struct xfrm_usersa_info with its attributes: one security association."""
+
+    src: object
+    dst: object
+    proto: int
+    spi: int
+    mode: int = 0
+    reqid: int = 0
+    enc: Algo = None
+    auth: Algo = None
+    aead: Algo = None
+    comp: Algo = None
+    replay_window: int = 0
+    flags: int = 0
+    lifetime: Lifetime = NO_LIFETIME
+    mark: Mark = NO_MARK
+    if_id: int = 0
+    encap: Encap = None
+    selector: Selector = EMPTY_SELECTOR
+    counters: dict = field(default=None, compare=False, hash=False, repr=False)
+
+    @property
+    def family(self):
+        return family_of(self.dst)
+
+    @property
+    def identity(self):
+        return SAId(self.dst, self.spi, self.proto, self.mark)
+
+    @property
+    def managed(self):
+        return is_managed_number(self.reqid)
+
+    def updatable_from(self, other):
+        """True when `other` becomes this SA by XFRM_MSG_UPDSA.
+
+        The kernel's xfrm_state_update() copies only lifetimes and encapsulation ports
+        into a live SA; keys, algorithms, mode and reqid need a delete and an add.
+        """
+        return self.identity == other.identity and _without(self, "lifetime", "encap") == _without(other, "lifetime", "encap") \
+            and (self.encap is None) == (other.encap is None) and (self.encap is None or self.encap.type == other.encap.type)
+
+
+@dataclass(frozen=True)
+class Template:
+    """struct xfrm_user_tmpl: which SA a policy requires (setkey's proto/mode/src-dst/level)."""
+
+    family: int
+    proto: int
+    mode: int = 0
+    src: object = None  # ipaddress address; None: any (transport mode)
+    dst: object = None
+    spi: int = 0
+    reqid: int = 0
+    optional: bool = False  # level use
+    share: int = 0
+    aalgos: int = 0xFFFFFFFF
+    ealgos: int = 0xFFFFFFFF
+    calgos: int = 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class PolicyId:
+    """What the kernel looks a policy up by (xfrm_policy_bysel_ctx): selector, dir, mark, if_id, type.
+
+    Priority is not part of it: a second policy that differs only in priority is the same
+    policy to the kernel (NEWPOLICY answers EEXIST, UPDPOLICY replaces it).
+    """
+
+    selector: Selector
+    dir: int
+    mark: Mark = NO_MARK
+    if_id: int = 0
+    ptype: int = 0
+
+
+@dataclass(frozen=True)
+class Policy:
+    """struct xfrm_userpolicy_info with its templates: one security policy."""
+
+    selector: Selector
+    dir: int
+    action: int = 0
+    priority: int = 0
+    templates: tuple = ()
+    mark: Mark = NO_MARK
+    if_id: int = 0
+    ptype: int = 0
+    flags: int = 0
+    lifetime: Lifetime = NO_LIFETIME
+    index: int = field(default=0, compare=False)
+    counters: dict = field(default=None, compare=False, hash=False, repr=False)
+
+    @property
+    def family(self):
+        return self.selector.family
+
+    @property
+    def identity(self):
+        return PolicyId(self.selector, self.dir, self.mark, self.if_id, self.ptype)
+
+    @property
+    def managed(self):
+        return is_managed_number(self.index)
+
+
+def _without(value, *names):
+    return tuple(getattr(value, f) for f in value.__dataclass_fields__ if f not in names and f != "counters")
+
+
+def parse_address(text):
+    return ipaddress.ip_address(text)
+
+
+def host_network(address):
+    return ipaddress.ip_network(address)
+
+
+def any_network(family):
+    return ipaddress.ip_network("::/0" if family == AF_INET6 else "0.0.0.0/0")
