@@ -15,7 +15,7 @@ import os
 import socket
 
 from . import constants as C
-from .messages import NLMSGHDR, NLMSGERR, iter_attrs
+from .messages import NLMSGHDR, NLMSGERR, decode_policy, decode_sa, iter_attrs
 
 BATCH_MESSAGES = 1000
 BATCH_BYTES = 256 * 1024
@@ -170,6 +170,15 @@ class Transport:
                         raise XfrmError(code, _ext_ack_message(body))
                     continue
                 out.append(body)
+
+
+    def dump_sas(self):
+        """Every SA of the namespace (keys included: the caller redacts)."""
+        return [decode_sa(body) for body in self.dump(C.XFRM_MSG_GETSA)]
+
+    def dump_policies(self):
+        """Every policy of the namespace's SPD (per-socket policies excluded)."""
+        return [p for p in (decode_policy(body) for body in self.dump(C.XFRM_MSG_GETPOLICY)) if p.dir in (0, 1, 2)]
 
 
 def _ext_ack_message(body):

@@ -1,0 +1,93 @@
+# Copyright (c) 2026 xfrm.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Execute a plan over the transport, all of it or none of it.
+
+Each change becomes one or two netlink requests, each with the request that undoes it.
+All requests go out in batches; when any fails, the ones that took effect are undone
+in reverse order, so the kernel is left as it was, and the error names the entry.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from . import constants as C
+from . import messages as M
+from .plan import ADD, DELETE, REPLACE, UPDATE
+from .render import describe
+from .transport import explain
+
+
+class ApplyError(Exception):
+    """Some requests failed. `failures` is [(entry text, reason)]; `rollback_failures` likewise for undo."""
+
+    def __init__(self, failures, rollback_failures):
+        self.failures = failures
+        self.rollback_failures = rollback_failures
+        text = "; ".join("%s: %s" % f for f in failures)
+        if rollback_failures:
+            text += ". ROLLBACK INCOMPLETE, the kernel now differs from before: " + "; ".join(
+                "%s: %s" % f for f in rollback_failures)
+        else:
+            text += ". Every change of this request was undone: the kernel holds what it held before."
+        super().__init__(text)
+
+
+def _sa_steps(change):
+    new, old = change.new, change.old
+    add_new = (C.XFRM_MSG_NEWSA, M.encode_sa(new)) if new is not None else None
+    del_new = (C.XFRM_MSG_DELSA, M.encode_sa_id(new.identity, new.src)) if new is not None else None
+    add_old = (C.XFRM_MSG_NEWSA, M.encode_sa(old)) if old is not None else None
+    del_old = (C.XFRM_MSG_DELSA, M.encode_sa_id(old.identity, old.src)) if old is not None else None
+    if change.action == ADD:
+        return [(add_new, del_new)]
+    if change.action == UPDATE:
+        return [((C.XFRM_MSG_UPDSA, M.encode_sa(new)), (C.XFRM_MSG_UPDSA, M.encode_sa(old)))]
+    if change.action == REPLACE:
+        return [(del_old, add_old), (add_new, del_new)]
+    return [(del_old, add_old)]
+
+
+def _policy_steps(change):
+    new, old = change.new, change.old
+    if change.action == ADD:
+        return [((C.XFRM_MSG_NEWPOLICY, M.encode_policy(new)), (C.XFRM_MSG_DELPOLICY, M.encode_policy_id(new.identity)))]
+    if change.action in (UPDATE, REPLACE):
+        return [((C.XFRM_MSG_UPDPOLICY, M.encode_policy(new)), (C.XFRM_MSG_UPDPOLICY, M.encode_policy(old)))]
+    return [((C.XFRM_MSG_DELPOLICY, M.encode_policy_id(old.identity)), (C.XFRM_MSG_NEWPOLICY, M.encode_policy(old)))]
+
+
+def _is_gone(request, code):
+    """A delete of an entry that someone else removed meanwhile has the effect asked for."""
+    return code == errno.ENOENT and request[0] in (C.XFRM_MSG_DELSA, C.XFRM_MSG_DELPOLICY)
+
+
+def _execute(transport, changes, steps_of):
+    steps, labels = [], []
+    for change in changes:
+        for step in steps_of(change):
+            steps.append(step)
+            labels.append(describe(change.new if change.new is not None else change.old))
+    results = transport.request([do for do, _undo in steps])
+    failures, done = [], []
+    for (do, undo), label, (code, message) in zip(steps, labels, results):
+        if code == 0:
+            done.append((undo, label))
+        elif not _is_gone(do, code):
+            failures.append((label, explain(code, message)))
+    if not failures:
+        return
+    rollback_failures = []
+    undo_requests = [undo for undo, _label in reversed(done)]
+    for (undo, label), (code, message) in zip(reversed(done), transport.request(undo_requests) if undo_requests else []):
+        if code and not _is_gone(undo, code):
+            rollback_failures.append((label, explain(code, message)))
+    raise ApplyError(failures, rollback_failures)
+
+
+def apply_sas(transport, changes):
+    _execute(transport, changes, _sa_steps)
+
+
+def apply_policies(transport, changes):
+    _execute(transport, changes, _policy_steps)

@@ -1,0 +1,86 @@
+# Copyright (c) 2026 xfrm.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Want vs have -> the ordered changes that make the kernel hold what is wanted. Pure, no I/O.
+
+Order is make-before-break: additions, replacements and updates in the order the user
+listed them, deletions last, so an entry that is still in use goes only after its
+successor is in place. Every lookup is by identity in a dict: planning is linear in
+the number of entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from . import constants as C
+
+ADD, UPDATE, REPLACE, DELETE = "add", "update", "replace", "delete"
+SA_PROTOS = frozenset(C.XFRM_PROTOS.values())
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change: add (new), update (old -> new in place), replace (delete old, add new), delete (old)."""
+
+    action: str
+    new: object = None
+    old: object = None
+
+
+def _plan(want, absent, have, exclusive, updatable):
+    have_by_id = {entry.identity: entry for entry in have}
+    changes, kept = [], set()
+    for entry in want:
+        identity = entry.identity
+        kept.add(identity)
+        old = have_by_id.get(identity)
+        if old is None:
+            changes.append(Change(ADD, new=entry))
+        elif old != entry:
+            changes.append(Change(UPDATE if updatable(entry, old) else REPLACE, new=entry, old=old))
+    deleted = set()
+    for identity in absent:
+        old = have_by_id.get(identity)
+        if old is not None and identity not in deleted:
+            deleted.add(identity)
+            changes.append(Change(DELETE, old=old))
+    if exclusive:
+        for old in have:
+            if old.managed and old.identity not in kept and old.identity not in deleted:
+                changes.append(Change(DELETE, old=old))
+    return changes
+
+
+def plan_sas(want, absent, have, exclusive=False):
+    """Changes for SAs. Only ESP, AH and IPComp SAs are considered (the kernel's own IPIP
+    helper SAs of IPComp tunnels are never touched). Keys, algorithms, mode or reqid that
+    differ need a replace: XFRM_MSG_UPDSA changes only lifetimes and encapsulation."""
+    have = [sa for sa in have if sa.proto in SA_PROTOS]
+    return _plan(want, absent, have, exclusive, lambda new, old: new.updatable_from(old))
+
+
+def plan_policies(want, absent, have, exclusive=False):
+    """Changes for policies. New policies get a free index in the managed range (the
+    collection's marker); updated ones keep the index they have (the kernel keeps it)."""
+    changes = _plan(want, absent, have, exclusive, lambda new, old: True)
+    used = {p.index for p in have}
+    next_slot = [0]
+
+    def free_index(direction):
+        while True:
+            index = C.MANAGED_MIN + (next_slot[0] << 3) + direction
+            next_slot[0] += 1
+            if index > C.MANAGED_MAX:
+                raise ValueError("no free policy index left in the managed range")
+            if index not in used:
+                used.add(index)
+                return index
+
+    out = []
+    for change in changes:
+        if change.action == ADD:
+            change = replace(change, new=replace(change.new, index=free_index(change.new.dir)))
+        elif change.action == UPDATE:
+            change = replace(change, new=replace(change.new, index=change.old.index))
+        out.append(change)
+    return out

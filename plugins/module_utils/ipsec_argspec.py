@@ -1,0 +1,101 @@
+# Copyright (c) 2026 xfrm.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Argument specs shared by the xfrm.ipsec modules. Every key option is no_log."""
+
+from __future__ import annotations
+
+LIFETIME = {name: dict(type="int") for name in (
+    "soft_byte_limit", "hard_byte_limit", "soft_packet_limit", "hard_packet_limit",
+    "soft_add_expires_seconds", "hard_add_expires_seconds", "soft_use_expires_seconds", "hard_use_expires_seconds")}
+
+MARK = dict(value=dict(type="raw", required=True), mask=dict(type="raw"))
+
+SELECTOR = dict(
+    src=dict(type="str", default="any"),
+    dst=dict(type="str", default="any"),
+    proto=dict(type="str", default="any"),
+    sport=dict(type="int"),
+    dport=dict(type="int"),
+)
+
+SA = dict(
+    src=dict(type="str"),
+    dst=dict(type="str"),
+    proto=dict(type="str", choices=["esp", "ah", "comp"], default="esp"),
+    spi=dict(type="raw", no_log=False),
+    mode=dict(type="str", choices=["transport", "tunnel", "beet"], default="transport"),
+    reqid=dict(type="raw"),
+    enc=dict(type="dict", options=dict(algorithm=dict(type="str", required=True),
+                                       key=dict(type="str", required=True, no_log=True))),
+    auth=dict(type="dict", options=dict(algorithm=dict(type="str", required=True),
+                                        key=dict(type="str", required=True, no_log=True),
+                                        trunc_len=dict(type="int"))),
+    aead=dict(type="dict", options=dict(algorithm=dict(type="str", required=True),
+                                        key=dict(type="str", required=True, no_log=True),
+                                        icv_len=dict(type="int"))),
+    comp=dict(type="dict", options=dict(algorithm=dict(type="str", required=True))),
+    replay_window=dict(type="int", default=0),
+    flags=dict(type="list", elements="str", choices=["noecn", "decap-dscp", "nopmtudisc", "wildrecv", "icmp", "af-unspec",
+                                                      "align4"]),
+    lifetime=dict(type="dict", options=LIFETIME),
+    mark=dict(type="dict", options=MARK),
+    if_id=dict(type="int"),
+    encap=dict(type="dict", options=dict(type=dict(type="str", choices=["espinudp", "espinudp-nonike"], default="espinudp"),
+                                         sport=dict(type="int", default=4500),
+                                         dport=dict(type="int", default=4500),
+                                         oa=dict(type="str"))),
+    selector=dict(type="dict", options=SELECTOR),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+)
+
+TEMPLATE = dict(
+    proto=dict(type="str", choices=["esp", "ah", "comp"], default="esp"),
+    mode=dict(type="str", choices=["transport", "tunnel", "beet"], default="transport"),
+    src=dict(type="str"),
+    dst=dict(type="str"),
+    spi=dict(type="raw", no_log=False),
+    reqid=dict(type="raw"),
+    level=dict(type="str", choices=["required", "use"], default="required"),
+)
+
+POLICY = dict(
+    src=dict(type="str"),
+    dst=dict(type="str"),
+    proto=dict(type="str", default="any"),
+    sport=dict(type="int"),
+    dport=dict(type="int"),
+    dir=dict(type="str", choices=["in", "out", "fwd"]),
+    action=dict(type="str", choices=["allow", "block"], default="allow"),
+    priority=dict(type="int", default=0),
+    templates=dict(type="list", elements="dict", options=TEMPLATE),
+    mark=dict(type="dict", options=MARK),
+    if_id=dict(type="int"),
+    ptype=dict(type="str", choices=["main", "sub"], default="main"),
+    flags=dict(type="list", elements="str", choices=["localok", "icmp"]),
+    lifetime=dict(type="dict", options=LIFETIME),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+)
+
+NETNS = dict(netns=dict(type="str"))
+
+OPT_INS = dict(
+    allow_weak_algorithms=dict(type="bool", default=False),
+    allow_static_counter_mode=dict(type="bool", default=False),
+)
+
+
+def sa_module_spec():
+    spec = dict(SA, sas=dict(type="list", elements="dict", options=SA), exclusive=dict(type="bool", default=False))
+    spec.update(NETNS)
+    spec.update(OPT_INS)
+    return dict(argument_spec=spec, supports_check_mode=True,
+                mutually_exclusive=[("sas", name) for name in ("src", "dst", "spi", "enc", "auth", "aead", "comp", "reqid")],
+                required_one_of=[("sas", "dst")])
+
+
+def policy_module_spec():
+    spec = dict(POLICY, policies=dict(type="list", elements="dict", options=POLICY), exclusive=dict(type="bool", default=False))
+    spec.update(NETNS)
+    return dict(argument_spec=spec, supports_check_mode=True,
+                mutually_exclusive=[("policies", name) for name in ("src", "dst", "dir", "templates")],
+                required_one_of=[("policies", "dir")])

@@ -1,0 +1,97 @@
+# Copyright (c) 2026 xfrm.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every xfrm.ipsec module does around the core: read, decide, report, act.
+
+The one place that knows AnsibleModule: validation errors, missing pyroute2, kernel
+errors and rollbacks all become fail_json with a message that names the entry.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply as xapply
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import plan as xplan
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import validate as xvalidate
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.render import describe, entry_dict
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import Transport, XfrmError
+
+KINDS = {
+    "sa": (xvalidate.validate_sas, "dump_sas", xplan.plan_sas, xapply.apply_sas),
+    "policy": (xvalidate.validate_policies, "dump_policies", xplan.plan_policies, xapply.apply_policies),
+}
+
+
+def open_transport(module):
+    """The XFRM socket in the module's netns, or fail_json saying why not."""
+    try:
+        return Transport(module.params.get("netns"))
+    except ImportError:
+        module.fail_json(msg=missing_required_lib("pyroute2 (needed for the netns option)"), exception=traceback.format_exc())
+    except XfrmError as exc:
+        module.fail_json(msg=str(exc))
+    except OSError as exc:
+        module.fail_json(msg="cannot open the NETLINK_XFRM socket: %s (needs Linux with CONFIG_XFRM_USER and CAP_NET_ADMIN)" % exc)
+    return None
+
+
+def read(module, transport, what):
+    try:
+        return getattr(transport, what)()
+    except XfrmError as exc:
+        module.fail_json(msg="cannot read the kernel's %s: %s" % (what[5:], exc))
+    return None
+
+
+def report(changes):
+    """The result keys that describe a plan: actions (one line each) and counts by action."""
+    summary = {action: 0 for action in (xplan.ADD, xplan.UPDATE, xplan.REPLACE, xplan.DELETE)}
+    actions = []
+    for change in changes:
+        summary[change.action] += 1
+        actions.append({"action": change.action, "entry": describe(change.new if change.new is not None else change.old)})
+    return dict(changed=bool(changes), actions=actions, summary=summary)
+
+
+def diff(changes):
+    """before/after of the entries a plan touches, keys as fingerprints."""
+    before, after = {}, {}
+    for change in changes:
+        label = describe(change.new if change.new is not None else change.old)
+        if change.old is not None:
+            before[label] = _without_counters(entry_dict(change.old))
+        if change.new is not None:
+            after[label] = _without_counters(entry_dict(change.new))
+    return {"before": before, "after": after}
+
+
+def _without_counters(entry):
+    entry.pop("counters", None)
+    return entry
+
+
+def run_entries(module, kind):
+    """ipsec_sa / ipsec_policy: validate everything, read the kernel, plan, report, apply unless check mode."""
+    validate, what, plan, apply = KINDS[kind]
+    try:
+        want, absent, warnings = validate(module.params)
+    except xvalidate.ValidationError as exc:
+        module.fail_json(msg="invalid input, nothing was changed: %s" % exc, errors=exc.errors)
+    for warning in warnings:
+        module.warn(warning)
+    transport = open_transport(module)
+    with transport:
+        have = read(module, transport, what)
+        changes = plan(want, absent, have, module.params["exclusive"])
+        result = report(changes)
+        if module._diff:
+            result["diff"] = diff(changes)
+        if changes and not module.check_mode:
+            try:
+                apply(transport, changes)
+            except xapply.ApplyError as exc:
+                result["changed"] = bool(exc.rollback_failures)
+                module.fail_json(msg=str(exc), failures=[dict(entry=e, error=m) for e, m in exc.failures], **result)
+    module.exit_json(**result)
