@@ -14,6 +14,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply as xapply
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import plan as xplan
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import render
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import validate as xvalidate
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.render import describe, entry_dict
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import Transport, XfrmError
@@ -94,4 +95,66 @@ def run_entries(module, kind):
             except xapply.ApplyError as exc:
                 result["changed"] = bool(exc.rollback_failures)
                 module.fail_json(msg=str(exc), failures=[dict(entry=e, error=m) for e, m in exc.failures], **result)
+    module.exit_json(**result)
+
+
+def _select(module, transport, wanted, what, keep):
+    return [entry for entry in read(module, transport, what) if keep(entry)] if wanted else []
+
+
+def flush(module):
+    """ipsec_flush: policies then SAs, managed ones one by one (all or nothing), or the kernel's flush for scope all."""
+    params = module.params
+    managed = params["scope"] == "managed"
+    proto = {"any": 0, "esp": 50, "ah": 51, "comp": 108}[params["proto"]]
+    transport = open_transport(module)
+    with transport:
+        policies = _select(module, transport, params["policies"], "dump_policies", lambda p: p.managed or not managed)
+        sas = _select(module, transport, params["sas"], "dump_sas",
+                      lambda sa: sa.proto in xplan.SA_PROTOS and (sa.managed or not managed) and proto in (0, sa.proto))
+        result = dict(changed=bool(policies or sas),
+                      removed={"sas": [entry_dict(sa) for sa in sas], "policies": [entry_dict(p) for p in policies]})
+        if module._diff:
+            result["diff"] = diff([xplan.Change(xplan.DELETE, old=e) for e in policies + sas])
+        if module.check_mode or not result["changed"]:
+            module.exit_json(**result)
+        try:
+            if managed:
+                _delete_all_or_nothing(transport, policies, sas)
+            else:
+                transport.flush(policies=bool(policies), ptypes={p.ptype for p in policies}, sas=bool(sas), proto=proto)
+        except (xapply.ApplyError, XfrmError) as exc:
+            result["changed"] = bool(getattr(exc, "rollback_failures", True))
+            module.fail_json(msg="flush failed: %s" % exc, **result)
+    module.exit_json(**result)
+
+
+def _delete_all_or_nothing(transport, policies, sas):
+    """Delete managed policies, then SAs; if the SAs fail, the policies come back too."""
+    xapply.apply_policies(transport, [xplan.Change(xplan.DELETE, old=p) for p in policies])
+    try:
+        xapply.apply_sas(transport, [xplan.Change(xplan.DELETE, old=sa) for sa in sas])
+    except xapply.ApplyError:
+        xapply.apply_policies(transport, [xplan.Change(xplan.ADD, new=p) for p in policies])
+        raise
+
+
+def info(module):
+    """ipsec_info: SAs and policies as data (keys as fingerprints unless shown under no_log), optionally setkey text."""
+    params = module.params
+    if params["show_keys"] and not module.no_log:
+        module.fail_json(msg="show_keys: true returns the keys themselves; set no_log: true on the task to allow it")
+    keep = (lambda e: e.managed) if params["managed_only"] else (lambda e: True)
+    transport = open_transport(module)
+    with transport:
+        sas = _select(module, transport, params["sas"], "dump_sas", keep)
+        policies = _select(module, transport, params["policies"], "dump_policies", keep)
+    result = dict(changed=False)
+    if params["sas"]:
+        result["sas"] = [render.sa_dict(sa, show_keys=params["show_keys"]) for sa in sas]
+    if params["policies"]:
+        result["policies"] = [render.policy_dict(p) for p in policies]
+    if params["format"] == "setkey":
+        result["setkey"] = "\n".join([render.setkey_sa(sa, params["show_keys"]) for sa in sas]
+                                     + [render.setkey_policy(p) for p in policies]) + "\n"
     module.exit_json(**result)

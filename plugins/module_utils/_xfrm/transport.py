@@ -15,7 +15,7 @@ import os
 import socket
 
 from . import constants as C
-from .messages import NLMSGHDR, NLMSGERR, decode_policy, decode_sa, iter_attrs
+from .messages import NLMSGHDR, NLMSGERR, decode_policy, decode_sa, encode_flush_policy, encode_flush_sa, iter_attrs
 
 BATCH_MESSAGES = 1000
 BATCH_BYTES = 256 * 1024
@@ -171,6 +171,15 @@ class Transport:
                     continue
                 out.append(body)
 
+
+    def flush(self, policies, ptypes, sas, proto):
+        """The kernel's own flush (setkey -FP, -F): policies of the given types first, then SAs of proto (0: all)."""
+        requests = [(C.XFRM_MSG_FLUSHPOLICY, encode_flush_policy(ptype)) for ptype in sorted(ptypes)] if policies else []
+        if sas:
+            requests.append((C.XFRM_MSG_FLUSHSA, encode_flush_sa(proto)))
+        for code, message in self.request(requests):
+            if code:
+                raise XfrmError(code, message)
 
     def dump_sas(self):
         """Every SA of the namespace (keys included: the caller redacts)."""
