@@ -84,8 +84,8 @@ XFRM_PROTOS = {"esp": 50, "ah": 51, "comp": 108}
 # UDP_ENCAP_ESPINUDP_NON_IKE / UDP_ENCAP_ESPINUDP
 ENCAP_TYPES = {"espinudp-nonike": 1, "espinudp": 2}
 
-AF_INET = socket.AF_INET
-AF_INET6 = socket.AF_INET6
+AF_INET = int(socket.AF_INET)
+AF_INET6 = int(socket.AF_INET6)
 
 # Upper-layer protocols a selector names (setkey's "upperspec")
 UPPER_PROTOS = {"any": 0, "icmp": 1, "tcp": 6, "udp": 17, "gre": 47, "ipv6-icmp": 58, "icmp6": 58, "sctp": 132}

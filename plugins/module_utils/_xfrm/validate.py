@@ -25,6 +25,7 @@ LIFETIME_FIELDS = tuple(Lifetime.__dataclass_fields__)
 # restarts at 1 after every reboot: the same key then encrypts under reused nonces.
 COUNTER_MODE = ("rfc4106(gcm(aes))", "rfc4309(ccm(aes))", "rfc7539esp(chacha20,poly1305)", "rfc3686(ctr(aes))")
 PORT_PROTOS = (6, 17, 132, 33, 1, 58)  # tcp udp sctp dccp, icmp/icmpv6 (type and code)
+MAX_DEPTH = 6  # XFRM_MAX_DEPTH: templates per policy
 
 
 class ValidationError(ValueError):
@@ -305,8 +306,7 @@ class Checker:
             return PolicyId(selector, direction, mark, if_id, ptype) if selector is not None and direction is not None else None
         action_name = str(options.get("action") or "allow").lower()
         action = self.choice(action_name, path + ".action", C.XFRM_POLICY_ACTIONS, 0)
-        templates = tuple(self.template(t or {}, "%s.templates[%d]" % (path, i), selector, options.get("dir"))
-                          for i, t in enumerate(options.get("templates") or ()))
+        templates = self.templates(options.get("templates") or (), path + ".templates", selector, options.get("dir"))
         if action_name == "block" and templates:
             self.error(path + ".templates", "a block policy takes no templates")
         flags = 0
@@ -318,6 +318,21 @@ class Checker:
                       priority=self.number(options.get("priority"), path + ".priority"), templates=templates,
                       mark=mark, if_id=if_id, ptype=ptype, flags=flags,
                       lifetime=self.lifetime(options.get("lifetime"), path + ".lifetime"))
+
+    def templates(self, given, path, selector, direction):
+        """The template list, with the kernel's validate_tmpl() rules across it."""
+        if len(given) > MAX_DEPTH:
+            self.error(path, "%d templates given, the kernel takes at most %d (XFRM_MAX_DEPTH)" % (len(given), MAX_DEPTH))
+        out = []
+        prev_family = selector.family if selector is not None else None
+        for i, options in enumerate(given):
+            template = self.template(options or {}, "%s[%d]" % (path, i), selector, direction)
+            if template.mode == C.XFRM_MODES["transport"] and prev_family and template.family != prev_family:
+                self.error("%s[%d]" % (path, i), "a transport-mode template cannot change the address family "
+                           "(the traffic before it is IPv%d); only tunnel or beet mode can" % (6 if prev_family == C.AF_INET6 else 4))
+            prev_family = template.family
+            out.append(template)
+        return tuple(out)
 
     def template(self, options, path, selector, direction):
         proto = self.choice(options.get("proto") or "esp", path + ".proto", C.XFRM_PROTOS, 50)
