@@ -216,7 +216,7 @@ def setkey_policy(policy):
              "\t%s prio %d %s" % (name("dir", policy.dir), policy.priority, action)]
     for t in policy.templates:
         ends = "%s-%s" % (t.src, t.dst) if t.src is not None and t.dst is not None else ""
-        level = "use" if t.optional else ("unique:%d" % t.reqid if t.reqid else "require")
+        level = "use" if t.optional else ("unique#%d" % t.reqid if t.reqid else "require")
         lines.append("\t%s/%s/%s/%s" % (name("proto", t.proto), name("mode", t.mode), ends, level))
     lines.append("\tspid=%d seq=0 pid=0" % policy.index)
     return "\n".join(lines)

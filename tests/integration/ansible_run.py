@@ -1,0 +1,87 @@
+"""Run collection modules for real, through ansible-playbook, and read back their results.
+
+Every call writes a one-task playbook (module options written literally into it, as a
+user would) plus a task that saves the registered result as JSON per host. The
+full ansible-playbook output is kept so tests can prove what it does *not* contain
+(keys). Used against localhost (network namespaces of this host) and against lab guests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+class Run:
+    """The outcome of one ansible-playbook run: per-host results, the whole output, the exit code."""
+
+    def __init__(self, results, output, rc):
+        self.results = results
+        self.output = output
+        self.rc = rc
+
+    def __getitem__(self, host):
+        return self.results[host]
+
+    @property
+    def only(self):
+        """The result when one host ran the task."""
+        (result,) = self.results.values()
+        return result
+
+
+def collections_path():
+    """The directory holding ansible_collections/xfrm/ipsec for this checkout (see tests/conftest.py)."""
+    if ROOT.parts[-3:] == ("ansible_collections", "xfrm", "ipsec"):
+        return ROOT.parents[2]
+    return ROOT / "tests" / "output" / "collections"
+
+
+def ansible_env():
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": str(collections_path()),
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_LOCALHOST_WARNING": "False",
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+        "PATH": "%s:%s" % (pathlib.Path(sys.executable).parent, env.get("PATH", "")),
+    })
+    return env
+
+
+def run_playbook(playbook, inventory, extra=(), timeout=900):
+    """ansible-playbook from this venv with the checkout as the collection; returns the CompletedProcess."""
+    cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook)] + list(extra)
+    return subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def run_module(module, args, hosts="localhost", inventory=None, check=False, diff=True, no_log=False, verbosity=0):
+    """Run xfrm.ipsec.<module> with args on hosts; return a Run. Raises only on harness errors."""
+    with tempfile.TemporaryDirectory(prefix="xfrm-ipsec-run-") as tmp:
+        out_dir = pathlib.Path(tmp)
+        task = {"name": "module under test", "xfrm.ipsec." + module: args, "register": "result",
+                "ignore_errors": True, "check_mode": check, "diff": diff}
+        if no_log:
+            task["no_log"] = True
+        save = {"name": "save the result",
+                "ansible.builtin.copy": {"content": "{{ result | to_json }}",
+                                         "dest": str(out_dir / "{{ inventory_hostname }}.json"), "mode": "0600"},
+                "delegate_to": "localhost"}
+        playbook = out_dir / "play.yml"
+        playbook.write_text(json.dumps([{"hosts": hosts, "gather_facts": False, "tasks": [task, save]}]))
+        if inventory is None:
+            inventory = out_dir / "localhost.ini"
+            inventory.write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
+        proc = run_playbook(playbook, inventory, ["-" + "v" * verbosity] if verbosity else [])
+        results = {p.stem: json.loads(p.read_text()) for p in out_dir.glob("*.json")}
+        if not results:
+            raise AssertionError("ansible-playbook produced no result (rc %d):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
+        return Run(results, proc.stdout + proc.stderr, proc.returncode)
