@@ -1,0 +1,53 @@
+"""Traffic and captures inside lab guests: the proof that packets really were ESP/AH on the wire.
+
+Everything here runs in guests the lab booted, against the lab's own addresses
+(documentation ranges): nothing leaves the guests but qemu's loopback socket.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+
+
+class Capture:
+    """tcpdump in a guest, from start() to stop(); the guest process is ended by its own PID."""
+
+    def __init__(self, lab, node, iface, bpf="esp or ah or icmp"):
+        self.lab, self.node, self.iface, self.bpf = lab, node, iface, bpf
+        self.path = "/tmp/xfrm-capture-%d" % int(time.time() * 1000)
+        self.lines = []
+
+    def __enter__(self):
+        self.lab.ssh(self.node, "tcpdump -n -l -i %s '%s' > %s.txt 2> %s.err & echo $! > %s.pid; sleep 2"
+                     % (self.iface, self.bpf, self.path, self.path, self.path))
+        return self
+
+    def __exit__(self, *exc):
+        self.lab.ssh(self.node, "sleep 1; kill $(cat %s.pid); sleep 1" % self.path, check=False)
+        out = self.lab.ssh(self.node, "cat %s.txt; rm -f %s.*" % (self.path, self.path)).stdout
+        self.lines = [line for line in out.splitlines() if line.strip()]
+
+    def count(self, pattern):
+        return sum(1 for line in self.lines if re.search(pattern, line))
+
+
+def ping(lab, node, address, count=5, netns=None):
+    """ICMP echo from a guest (or a namespace inside it); returns the number of replies."""
+    prefix = "ip netns exec %s " % netns if netns else ""
+    out = lab.ssh(node, "%sping -n -c %d -i 0.3 -W 2 %s" % (prefix, count, address), check=False).stdout
+    match = re.search(r"(\d+) (?:packets )?received", out)
+    return int(match.group(1)) if match else 0
+
+
+def sa_counters(lab, node):
+    """{(proto, spi): (bytes, packets)} read with iproute2 in the guest, independent of the collection's decoder."""
+    out = lab.ssh(node, "ip -s xfrm state").stdout
+    counters = {}
+    for block in re.split(r"\n(?=src )", out.strip()):
+        head = re.search(r"proto (\w+) spi (0x[0-9a-f]+)", block)
+        cur = re.search(r"lifetime current:\s*\n\s*(\d+)\(bytes\), (\d+)\(packets\)", block)
+        if head and cur:
+            counters[(head.group(1), int(head.group(2), 16))] = (int(cur.group(1)), int(cur.group(2)))
+    return counters
