@@ -249,7 +249,8 @@ def decode_sa(payload):
     return SA(
         src=_unaddr(saddr, family), dst=_unaddr(daddr, family), proto=proto, spi=_ntohl(spi), mode=mode, reqid=reqid,
         enc=algos.get(C.XFRMA_ALG_CRYPT), auth=auth, aead=algos.get(C.XFRMA_ALG_AEAD), comp=algos.get(C.XFRMA_ALG_COMP),
-        replay_window=replay_window, flags=flags, lifetime=lft, mark=mark, if_id=if_id, encap=encap, selector=selector,
+        replay_window=replay_window, flags=flags, lifetime=lft, mark=mark, if_id=if_id, encap=encap,
+        selector=EMPTY_SELECTOR if selector.matches_all else selector,
         counters={"bytes": cur_bytes, "packets": cur_packets, "add_time": add_time, "use_time": use_time,
                   "replay_window": replay_window_stat, "replay": replay, "integrity_failed": integrity_failed},
     )

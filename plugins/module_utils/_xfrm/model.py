@@ -73,6 +73,12 @@ class Selector:
     def empty(self):
         return self.family == 0 and self.src is None and self.dst is None
 
+    @property
+    def matches_all(self):
+        """True when the selector lets every packet through (an SA's any/any is the same as none)."""
+        return self.empty or (self.src.prefixlen == 0 and self.dst.prefixlen == 0 and not self.proto
+                              and not self.sport_mask and not self.dport_mask and not self.ifindex)
+
 
 EMPTY_SELECTOR = Selector()
 

@@ -258,6 +258,8 @@ class Checker:
         if options.get("selector"):
             selector = self.selector(options["selector"], path + ".selector",
                                      family_of(dst) if dst is not None else None) or EMPTY_SELECTOR
+            if selector.matches_all:
+                selector = EMPTY_SELECTOR  # the kernel treats any/any like no selector; so does ip xfrm
             if mode_name == "transport" and dst is not None and not selector.empty and selector.family != family_of(dst):
                 self.error(path + ".selector", "a transport-mode selector must be of the SA's address family")
         if dst is None or src is None:
