@@ -87,7 +87,11 @@ options:
         description: Use only the SA with this SPI (0, the default, means any). Pinning it makes key rotation explicit.
         type: raw
       reqid:
-        description: Use only SAs with this reqid (0, the default, means any).
+        description:
+          - The reqid of the SAs this template takes. On output the kernel takes only an SA whose reqid equals it
+            (0 is no wildcard there), so it must match the SAs' reqid; both default to 0x70000000, the collection's
+            managed reqid (M(xfrm.ipsec.ipsec_sa) O(xfrm.ipsec.ipsec_sa#module:reqid)).
+          - On input, 0 accepts an SA of any reqid.
         type: raw
       level:
         description:

@@ -14,14 +14,16 @@ import time
 class Capture:
     """tcpdump in a guest, from start() to stop(); the guest process is ended by its own PID."""
 
-    def __init__(self, lab, node, iface, bpf="esp or ah or icmp"):
-        self.lab, self.node, self.iface, self.bpf = lab, node, iface, bpf
+    def __init__(self, lab, node, iface, bpf="esp or ah or icmp", direction="inout"):
+        """direction "out" sees only what the guest transmits: on input, Linux shows tunnel-mode packets
+        a second time, decrypted, on the interface they arrived on."""
+        self.lab, self.node, self.iface, self.bpf, self.direction = lab, node, iface, bpf, direction
         self.path = "/tmp/xfrm-capture-%d" % int(time.time() * 1000)
         self.lines = []
 
     def __enter__(self):
-        self.lab.ssh(self.node, "tcpdump -n -l -i %s '%s' > %s.txt 2> %s.err & echo $! > %s.pid; sleep 2"
-                     % (self.iface, self.bpf, self.path, self.path, self.path))
+        self.lab.ssh(self.node, "tcpdump -n -l -Q %s -i %s '%s' > %s.txt 2> %s.err & echo $! > %s.pid; sleep 2"
+                     % (self.direction, self.iface, self.bpf, self.path, self.path, self.path))
         return self
 
     def __exit__(self, *exc):

@@ -147,8 +147,7 @@ def _template_dict(t):
         out["src"], out["dst"] = str(t.src) if t.src else None, str(t.dst) if t.dst else None
     if t.spi:
         out["spi"] = t.spi
-    if t.reqid:
-        out["reqid"] = t.reqid
+    out["reqid"] = t.reqid
     return out
 
 

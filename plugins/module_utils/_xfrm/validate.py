@@ -354,7 +354,7 @@ class Checker:
         family = family_of(dst) if dst is not None else (selector.family if selector is not None else C.AF_INET)
         return Template(family=family, proto=proto, mode=mode, src=src, dst=dst,
                         spi=self.number(options.get("spi"), path + ".spi"),
-                        reqid=self.number(options.get("reqid"), path + ".reqid"), optional=optional)
+                        reqid=self.number(options.get("reqid"), path + ".reqid", default=C.MANAGED_MIN), optional=optional)
 
 
 def _byte_sizes(bits):
