@@ -196,7 +196,7 @@ class Checker:
             return None
         families = {family_of(n) for n in (src, dst) if n != "any"}
         if len(families) > 1:
-            self.error(path, "src %s and dst %s are of different address families" % (src, dst))
+            self.error(path + ".dst", "%s is not of the address family of src %s" % (dst, src))
             return None
         family = families.pop() if families else (default_family or C.AF_INET)
         any_net = ipaddress.ip_network("::/0" if family == C.AF_INET6 else "0.0.0.0/0")
