@@ -1,0 +1,144 @@
+"""The four modules end to end through AnsibleModule, with the fake kernel behind Transport."""
+
+import json
+
+import pytest
+
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.xfrm.ipsec.plugins.module_utils import ipsec_common
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import XfrmError
+from ansible_collections.xfrm.ipsec.plugins.modules import ipsec_flush, ipsec_info, ipsec_policy, ipsec_sa
+
+from fake_kernel import FakeKernel
+
+ENC = "0x" + "5e" * 32
+AUTH = "0x" + "a7" * 32
+SAS = [{"src": "192.0.2.1", "dst": "192.0.2.2", "spi": 4096, "enc": {"algorithm": "aes-cbc", "key": ENC},
+        "auth": {"algorithm": "hmac-sha256", "key": AUTH}},
+       {"src": "192.0.2.2", "dst": "192.0.2.1", "spi": 4097, "enc": {"algorithm": "aes-cbc", "key": ENC},
+        "auth": {"algorithm": "hmac-sha256", "key": AUTH}}]
+POLICIES = [{"src": "192.0.2.1", "dst": "192.0.2.2", "dir": "out", "templates": [{"proto": "esp"}]},
+            {"src": "192.0.2.2", "dst": "192.0.2.1", "dir": "in", "templates": [{"proto": "esp"}]}]
+
+
+class Exit(Exception):
+    def __init__(self, result):
+        super().__init__(result)
+        self.result = result
+
+
+@pytest.fixture
+def kernel(monkeypatch):
+    fake = FakeKernel()
+    monkeypatch.setattr(ipsec_common, "Transport", lambda netns=None: fake)
+
+    def exit_json(self, **result):
+        raise Exit(dict(result, failed=False))
+
+    def fail_json(self, msg, **result):
+        raise Exit(dict(result, failed=True, msg=msg))
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    return fake
+
+
+def run(module, args, check=False, diff=True, no_log=False):
+    args = dict(args, _ansible_check_mode=check, _ansible_diff=diff, _ansible_no_log=no_log)
+    with patch_module_args(args), pytest.raises(Exit) as info:
+        module.main()
+    return info.value.result
+
+
+def test_check_mode_changes_nothing_and_predicts_the_real_run(kernel):
+    check = run(ipsec_sa, {"sas": SAS}, check=True)
+    assert check["changed"] and kernel.requests == [] and kernel.sas == {}
+    real = run(ipsec_sa, {"sas": SAS})
+    assert real["actions"] == check["actions"] and real["summary"] == check["summary"] == {
+        "add": 2, "update": 0, "replace": 0, "delete": 0}
+    assert len(kernel.sas) == 2
+
+
+def test_second_run_and_second_check_run_report_no_change(kernel):
+    run(ipsec_sa, {"sas": SAS})
+    run(ipsec_policy, {"policies": POLICIES})
+    sent = len(kernel.requests)
+    for module, args in ((ipsec_sa, {"sas": SAS}), (ipsec_policy, {"policies": POLICIES})):
+        assert run(module, args)["changed"] is False
+        assert run(module, args, check=True)["changed"] is False
+    assert len(kernel.requests) == sent
+
+
+def test_results_and_diffs_never_hold_key_material(kernel):
+    results = [run(ipsec_sa, {"sas": SAS}, check=True), run(ipsec_sa, {"sas": SAS})]
+    rekeyed = [dict(e, enc={"algorithm": "aes-cbc", "key": "0x" + "77" * 32}) for e in SAS]
+    results.append(run(ipsec_sa, {"sas": rekeyed}))
+    results.append(run(ipsec_info, {"format": "setkey"}))
+    results.append(run(ipsec_flush, {}, check=True))
+    text = json.dumps(results).lower()
+    for key in (ENC, AUTH, "0x" + "77" * 32):
+        assert key[2:] not in text
+    assert results[2]["diff"]["before"] and "sha256:" in json.dumps(results[2]["diff"])
+    assert [a["action"] for a in results[2]["actions"]] == ["replace", "replace"]
+
+
+def test_validation_error_names_the_field_and_sends_nothing(kernel):
+    bad = [SAS[0], dict(SAS[1], enc={"algorithm": "aes-cbc", "key": "0x1234"})]
+    result = run(ipsec_sa, {"sas": bad})
+    assert result["failed"] and "sas[1].enc.key: 2 bytes given" in result["msg"]
+    assert result["errors"] == ["sas[1].enc.key: 2 bytes given, cbc(aes) takes 16, 24 or 32 bytes"]
+    assert kernel.requests == []
+
+
+def test_kernel_refusal_fails_the_task_with_everything_undone(kernel):
+    run(ipsec_policy, {"policies": POLICIES[:1]})
+    before = dict(kernel.policies)
+    kernel.fail = lambda mtype, payload: 22 if mtype == C.XFRM_MSG_NEWPOLICY and payload[160] == 0 else 0
+    result = run(ipsec_policy, {"policies": [dict(POLICIES[0], priority=9), POLICIES[1]]})
+    assert result["failed"] and result["changed"] is False
+    assert result["failures"][0]["entry"].startswith("dir in")
+    assert kernel.policies == before
+
+
+def test_sa_single_entry_options_and_state_absent(kernel):
+    assert run(ipsec_sa, SAS[0])["changed"]
+    gone = run(ipsec_sa, {"dst": "192.0.2.2", "spi": "0x1000", "state": "absent"})
+    assert gone["actions"] == [{"action": "delete", "entry": "esp spi 0x00001000 dst 192.0.2.2"}]
+    assert kernel.sas == {}
+
+
+def test_info_show_keys_needs_no_log(kernel):
+    run(ipsec_sa, {"sas": SAS})
+    refused = run(ipsec_info, {"show_keys": True})
+    assert refused["failed"] and "no_log" in refused["msg"]
+    shown = run(ipsec_info, {"show_keys": True}, no_log=True)
+    assert shown["sas"][0]["enc"]["key"] == ENC
+
+
+def test_info_setkey_text_lists_sas_and_policies(kernel):
+    run(ipsec_sa, {"sas": SAS[:1]})
+    run(ipsec_policy, {"policies": POLICIES[:1]})
+    info = run(ipsec_info, {"format": "setkey"})
+    assert info["setkey"].startswith("192.0.2.1 192.0.2.2\n\tesp mode=transport spi=4096(0x00001000) reqid=1879048192")
+    assert "\tE: aes-cbc  sha256:" in info["setkey"] and "\tA: hmac-sha256  sha256:" in info["setkey"]
+    assert "192.0.2.1/32[any] 192.0.2.2/32[any] any\n\tout prio 0 ipsec\n\tesp/transport//unique#1879048192" in info["setkey"]
+
+
+def test_flush_managed_keeps_foreign_entries_and_all_removes_them(kernel):
+    run(ipsec_sa, {"sas": SAS + [dict(SAS[0], spi=9999, reqid=7)]})
+    preview = run(ipsec_flush, {}, check=True)
+    assert len(preview["removed"]["sas"]) == 2 and len(kernel.sas) == 3
+    assert run(ipsec_flush, {})["removed"] == preview["removed"]
+    assert [sa.spi for sa in kernel.sas.values()] == [9999]
+    assert len(run(ipsec_flush, {"scope": "all"})["removed"]["sas"]) == 1 and kernel.sas == {}
+    assert run(ipsec_flush, {"scope": "all"})["changed"] is False
+
+
+def test_missing_netns_is_reported_not_created(kernel, monkeypatch):
+    def refuse(netns=None):
+        raise XfrmError(2, "network namespace %r does not exist" % netns)
+    monkeypatch.setattr(ipsec_common, "Transport", refuse)
+    result = run(ipsec_policy, dict(POLICIES[0], netns="typo"))
+    assert result["failed"] and "'typo' does not exist" in result["msg"]
