@@ -19,13 +19,14 @@ RUN = pathlib.Path(os.environ.get("XFRM_LAB_RUN", "/tmp/xfrm-ipsec-lab"))
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "lab(topology): needs lab guests of that topology (pair, mesh3, sites2)")
+    config.addinivalue_line("markers", "lab(topology): needs lab guests of that topology (pair, mesh3, sites2); "
+                            "lab(None): needs the lab free, the test boots it itself (molecule)")
 
 
 def pytest_collection_modifyitems(items):
     def topology(item):
         marker = item.get_closest_marker("lab")
-        return marker.args[0] if marker else ""
+        return str(marker.args[0]) if marker else ""
     items.sort(key=lambda item: (topology(item) != "", topology(item)))
 
 
@@ -39,9 +40,12 @@ class Lab:
         self._ports = {}
 
     def up(self, topology):
+        """Boot topology unless it runs already; None stops the lab (for tests that boot it themselves)."""
         if topology == self.topology:
             return
         self.down()
+        if topology is None:
+            return
         subprocess.run([str(LAB), "up", topology], check=True, timeout=600)
         info = json.loads((RUN / "lab.json").read_text())
         self.topology = topology
