@@ -90,7 +90,7 @@ options:
         type: int
   aead: &aead
     description:
-      - Combined encryption and authentication (ESP only, instead of O(enc) and O(auth)):
+      - Combined encryption and authentication (ESP only, instead of O(enc) and O(auth)), one of
         C(rfc4106(gcm(aes))) (C(aes-gcm)), C(rfc4309(ccm(aes))) (C(aes-ccm)), C(rfc7539esp(chacha20,poly1305)).
       - Refused with manual keys unless O(allow_static_counter_mode=true), see there.
     type: dict

@@ -5,7 +5,6 @@ topology the previous tests left running. The exit code is the verdict (molecule
 may say "Successful" after a failed idempotence step; the exit code does not).
 """
 
-import os
 import pathlib
 import subprocess
 import sys

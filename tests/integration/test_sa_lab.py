@@ -101,8 +101,8 @@ def test_a_list_the_kernel_partly_refuses_is_undone_whole(lab, h1):
     run_module("ipsec_sa", sa(a, b, 4096), hosts=h1, inventory=lab.inventory)
     before = states(lab, h1)
     # valid for the collection, but this kernel's crypto API has no LZS: the second request fails
-    args = {"sas": [sa(a, b, 4096, KEY_C), sa(b, a, 4097), {"src": a, "dst": b, "proto": "comp", "spi": 0x1234,
-                                                             "mode": "tunnel", "comp": {"algorithm": "lzs"}}]}
+    lzs = {"src": a, "dst": b, "proto": "comp", "spi": 0x1234, "mode": "tunnel", "comp": {"algorithm": "lzs"}}
+    args = {"sas": [sa(a, b, 4096, KEY_C), sa(b, a, 4097), lzs]}
     result = run_module("ipsec_sa", args, hosts=h1, inventory=lab.inventory).only
     assert result["failed"] is True
     assert "comp spi 0x00001234" in result["msg"] and "undone" in result["msg"]

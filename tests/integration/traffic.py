@@ -10,7 +10,6 @@ import re
 import time
 
 
-
 class Capture:
     """tcpdump in a guest, from start() to stop(); the guest process is ended by its own PID."""
 

@@ -57,7 +57,7 @@ CASES = {
         templates=(Template(family=C.AF_INET, proto=50), Template(family=C.AF_INET, proto=51, spi=0x5FB4, optional=True)))),
     "delpolicy": lambda: M.encode_policy_id(PolicyId(v4_selector("10.1.1.0/24", "10.2.2.0/24", proto=6, dport=80), 1)),
     "flushsa_esp": lambda: M.encode_flush_sa(50),
-    "flushpolicy": lambda: M.encode_flush_policy(),
+    "flushpolicy": M.encode_flush_policy,
 }
 
 

@@ -63,7 +63,7 @@ def test_exclusive_deletes_only_managed_entries_not_wanted_and_deletes_come_last
 
 def test_absent_entries_are_deleted_once():
     have = sas(esp(4096))
-    _, absent, _ = validate_sas({"sas": [{"dst": "192.0.2.2", "spi": 4096, "state": "absent"},
+    _present, absent, _warnings = validate_sas({"sas": [{"dst": "192.0.2.2", "spi": 4096, "state": "absent"},
                                          {"dst": "192.0.2.2", "spi": 4100, "state": "absent"}]})
     assert actions(plan_sas([], absent, have)) == [("delete", 4096)]
 

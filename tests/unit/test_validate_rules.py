@@ -32,7 +32,7 @@ def errors_of(validate, options):
 ])
 def test_setkey_encryption_names_map_to_kernel_names(spelling, kernel, key_bytes):
     entry = esp(enc={"algorithm": spelling, "key": "0x" + "ab" * key_bytes} if key_bytes else {"algorithm": spelling})
-    (sa,), _, _ = validate_sas(dict(entry, allow_weak_algorithms=True, allow_static_counter_mode=True))
+    (sa,) = validate_sas(dict(entry, allow_weak_algorithms=True, allow_static_counter_mode=True))[0]
     assert sa.enc.name == kernel and len(sa.enc.key) == key_bytes
 
 
@@ -41,14 +41,14 @@ def test_setkey_encryption_names_map_to_kernel_names(spelling, kernel, key_bytes
     ("hmac-sha384", "hmac(sha384)", 48, 192), ("hmac-sha512", "hmac(sha512)", 64, 256),
 ])
 def test_setkey_auth_names_map_with_rfc_truncation(spelling, kernel, key_bytes, trunc):
-    (sa,), _, _ = validate_sas(esp(auth={"algorithm": spelling, "key": "0x" + "cd" * key_bytes}, allow_weak_algorithms=True))
+    (sa,) = validate_sas(esp(auth={"algorithm": spelling, "key": "0x" + "cd" * key_bytes}, allow_weak_algorithms=True))[0]
     assert (sa.auth.name, sa.auth.bits) == (kernel, trunc)
 
 
 def test_ascii_hex_and_setkey_quoted_keys():
-    (sa,), _, _ = validate_sas(esp(enc={"algorithm": "des-cbc", "key": '"hogehoge"'}, allow_weak_algorithms=True))
+    (sa,) = validate_sas(esp(enc={"algorithm": "des-cbc", "key": '"hogehoge"'}, allow_weak_algorithms=True))[0]
     assert sa.enc.key == b"hogehoge"
-    (sa,), _, _ = validate_sas(esp(enc={"algorithm": "aes-cbc", "key": "0x" + "0f" * 16}))
+    (sa,) = validate_sas(esp(enc={"algorithm": "aes-cbc", "key": "0x" + "0f" * 16}))[0]
     assert sa.enc.key == bytes([15] * 16)
     assert errors_of(validate_sas, esp(enc={"algorithm": "aes-cbc", "key": "0xzz"})) == [
         "enc.key: 0x form must be an even number of hex digits", "enc.key: 0 bytes given, cbc(aes) takes 16, 24 or 32 bytes"]
@@ -63,7 +63,7 @@ def test_wrong_key_length_in_a_list_names_the_entry_and_the_sizes():
 def test_weak_algorithms_are_refused_unless_allowed_then_warned():
     weak = esp(enc={"algorithm": "3des-cbc", "key": "123456789012123456789012"})
     assert "allow_weak_algorithms" in errors_of(validate_sas, weak)[0]
-    _, _, warnings = validate_sas(dict(weak, allow_weak_algorithms=True))
+    _present, _absent, warnings = validate_sas(dict(weak, allow_weak_algorithms=True))
     assert warnings == ["enc.algorithm: 3des-cbc (cbc(des3_ede)) is weak; allowed by allow_weak_algorithms"]
 
 
@@ -111,19 +111,19 @@ def test_duplicate_sa_identity_in_one_list_is_an_error():
 
 
 def test_absent_needs_only_the_identity():
-    _, (gone,), _ = validate_sas({"dst": "192.0.2.2", "spi": "0x1000", "state": "absent", "mark": {"value": 7}})
+    _present, (gone,), _warnings = validate_sas({"dst": "192.0.2.2", "spi": "0x1000", "state": "absent", "mark": {"value": 7}})
     assert gone == SAId(dst=gone.dst, spi=4096, proto=50, mark=gone.mark) and gone.mark.mask == 0xFFFFFFFF
 
 
 def test_reqid_defaults_to_the_managed_range_and_outside_it_warns():
-    (sa,), _, warnings = validate_sas(esp())
+    (sa,), _absent, warnings = validate_sas(esp())
     assert sa.reqid == C.MANAGED_MIN and sa.managed and warnings == []
-    (sa,), _, warnings = validate_sas(esp(reqid=7))
+    (sa,), _absent, warnings = validate_sas(esp(reqid=7))
     assert not sa.managed and "outside the managed range" in warnings[0]
 
 
 def test_an_any_to_any_sa_selector_is_the_empty_selector():
-    (sa,), _, _ = validate_sas(esp(selector={"src": "any", "dst": "0.0.0.0/0"}))
+    (sa,) = validate_sas(esp(selector={"src": "any", "dst": "0.0.0.0/0"}))[0]
     assert sa.selector == EMPTY_SELECTOR
 
 
@@ -154,24 +154,24 @@ def test_policy_rules_reject_with_the_field_named(entry, error):
 
 def test_use_level_is_fine_for_tunnel_templates_of_in_policies_and_transport_out():
     validate_policies(tunnel(dir="in", templates=[{"mode": "tunnel", "src": "192.0.2.2", "dst": "192.0.2.1", "level": "use"}]))
-    (policy,), _, _ = validate_policies(tunnel(templates=[{"proto": "esp", "level": "use"}]))
+    (policy,) = validate_policies(tunnel(templates=[{"proto": "esp", "level": "use"}]))[0]
     assert policy.templates[0].optional and policy.templates[0].family == C.AF_INET
 
 
 def test_any_takes_the_family_of_the_other_side_and_ports_get_full_masks():
-    (policy,), _, _ = validate_policies({"src": "any", "dst": "2001:db8::/64", "dir": "in", "proto": "tcp", "dport": 22})
+    (policy,) = validate_policies({"src": "any", "dst": "2001:db8::/64", "dir": "in", "proto": "tcp", "dport": 22})[0]
     assert policy.selector.family == C.AF_INET6 and str(policy.selector.src) == "::/0"
     assert (policy.selector.proto, policy.selector.dport, policy.selector.dport_mask) == (6, 22, 0xFFFF)
 
 
 def test_templates_default_to_the_managed_reqid_that_sas_default_to():
-    (policy,), _, _ = validate_policies(tunnel())
-    (sa,), _, _ = validate_sas(esp())
+    (policy,) = validate_policies(tunnel())[0]
+    (sa,) = validate_sas(esp())[0]
     assert policy.templates[0].reqid == sa.reqid == C.MANAGED_MIN
 
 
 def test_priority_is_not_part_of_a_policy_identity():
-    (a,), _, _ = validate_policies(tunnel(priority=1))
-    (b,), _, _ = validate_policies(tunnel(priority=2))
+    (a,) = validate_policies(tunnel(priority=1))[0]
+    (b,) = validate_policies(tunnel(priority=2))[0]
     assert a.identity == b.identity and a != b
     assert isinstance(a.identity, PolicyId)

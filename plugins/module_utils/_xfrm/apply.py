@@ -13,7 +13,7 @@ import errno
 
 from . import constants as C
 from . import messages as M
-from .plan import ADD, DELETE, REPLACE, UPDATE
+from .plan import ADD, REPLACE, UPDATE
 from .render import describe
 from .transport import explain
 

@@ -182,9 +182,9 @@ def _hex_groups(key):
 
 def setkey_sa(sa, show_keys=False):
     """An SA the way `setkey -D` prints it."""
-    lines = ["%s %s" % (sa.src, sa.dst),
-             "\t%s mode=%s spi=%d(0x%08x) reqid=%d(0x%08x)" % (name("proto", sa.proto), name("mode", sa.mode), sa.spi, sa.spi,
-                                                              sa.reqid, sa.reqid)]
+    head = "\t%s mode=%s spi=%d(0x%08x) reqid=%d(0x%08x)" % (
+        name("proto", sa.proto), name("mode", sa.mode), sa.spi, sa.spi, sa.reqid, sa.reqid)
+    lines = ["%s %s" % (sa.src, sa.dst), head]
     for letter, algo in (("E", sa.enc), ("A", sa.auth), ("AE", sa.aead), ("C", sa.comp)):
         if algo is not None:
             shown = _hex_groups(algo.key) if show_keys else fingerprint(algo.key)

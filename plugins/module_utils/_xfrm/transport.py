@@ -171,7 +171,6 @@ class Transport:
                     continue
                 out.append(body)
 
-
     def flush(self, policies, ptypes, sas, proto):
         """The kernel's own flush (setkey -FP, -F): policies of the given types first, then SAs of proto (0: all)."""
         requests = [(C.XFRM_MSG_FLUSHPOLICY, encode_flush_policy(ptype)) for ptype in sorted(ptypes)] if policies else []
