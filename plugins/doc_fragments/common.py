@@ -17,21 +17,24 @@ options:
     type: str
 requirements:
   - Linux with XFRM netlink (C(CONFIG_XFRM_USER)); ESP and AH SAs need the C(esp4)/C(esp6)/C(ah4)/C(ah6) modules.
-  - Root (C(CAP_NET_ADMIN)); use O(become=true) style privilege escalation.
+  - Root (C(CAP_NET_ADMIN)); use privilege escalation (C(become=true)).
   - pyroute2 (0.7 or later) on the managed host when O(netns) is used.
 attributes:
   check_mode:
     support: full
-    description: Check mode reads the kernel and reports exactly the changes a real run would make, and makes none.
+    description:
+      - Check mode reads the kernel and reports exactly the changes a real run would make, and makes none.
   diff_mode:
     support: full
     description: The diff shows the entries that change, before and after, with keys replaced by fingerprints.
   platform:
+    support: full
     platforms: linux
     description: Talks NETLINK_XFRM to the Linux kernel; it never runs C(ip) or C(setkey).
 notes:
-  - Entries this collection creates are marked so that O(exclusive) and M(xfrm.ipsec.ipsec_flush) with O(xfrm.ipsec.ipsec_flush#module:scope=managed)
-    touch nothing else. An SA is managed when its reqid is in 0x70000000-0x7fffffff (the default reqid is 0x70000000);
+  - Entries this collection creates are marked so that C(exclusive=true) and M(xfrm.ipsec.ipsec_flush) with
+    O(xfrm.ipsec.ipsec_flush#module:scope=managed) touch nothing else.
+    An SA is managed when its reqid is in 0x70000000-0x7fffffff (the default reqid is 0x70000000);
     a policy is managed when its kernel index is in that range (the modules give each new policy such an index).
 """
 

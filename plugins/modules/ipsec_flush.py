@@ -14,7 +14,7 @@ description:
     one, all or nothing; with O(scope=all) the kernel's own flush removes every entry, like C(setkey -F) and C(setkey -FP).
   - Policies go before SAs, so no policy is left requiring an SA that is gone.
 author:
-  - xfrm.ipsec contributors
+  - xfrm.ipsec contributors (@xfrm-ipsec)
 extends_documentation_fragment:
   - xfrm.ipsec.common
 options:

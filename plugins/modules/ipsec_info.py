@@ -15,7 +15,7 @@ description:
   - Keys are shown as fingerprints (C(sha256:) and 8 hex digits of the key's SHA-256), enough to see whether two hosts
     hold the same key without revealing it.
 author:
-  - xfrm.ipsec contributors
+  - xfrm.ipsec contributors (@xfrm-ipsec)
 extends_documentation_fragment:
   - xfrm.ipsec.common
 attributes:
@@ -41,7 +41,7 @@ options:
   show_keys:
     description:
       - Return the keys themselves (C(0x) hex) instead of fingerprints.
-      - Refused unless the task itself has C(no_log: true), so that keys never reach the output or logs.
+      - Refused unless the task itself has C(no_log=true), so that keys never reach the output or logs.
     type: bool
     default: false
   format:

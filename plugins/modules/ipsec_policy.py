@@ -19,7 +19,7 @@ description:
   - "Fleet safety: add policies only after the SAs of both peers exist (M(xfrm.ipsec.ipsec_sa)); always pair an C(out)
     policy with the peer's C(in) policy: without a C(dir=in) policy the host accepts spoofed plaintext."
 author:
-  - xfrm.ipsec contributors
+  - xfrm.ipsec contributors (@xfrm-ipsec)
 extends_documentation_fragment:
   - xfrm.ipsec.common
 options:

@@ -18,7 +18,7 @@ description:
     only lifetimes and encapsulation); a change of lifetimes or encapsulation ports alone is applied in place.
   - SAs are harmless without policies; add policies with M(xfrm.ipsec.ipsec_policy) after the SAs of both peers exist.
 author:
-  - xfrm.ipsec contributors
+  - xfrm.ipsec contributors (@xfrm-ipsec)
 extends_documentation_fragment:
   - xfrm.ipsec.common
   - xfrm.ipsec.common.algorithms
@@ -117,7 +117,7 @@ options:
         required: true
   replay_window: &replay_window
     description:
-      - Anti-replay window in packets, 0-32. The default 0 turns replay checks off, as setkey did: with manual keys the
+      - Anti-replay window in packets, 0-32. The default 0 turns replay checks off, as setkey did, because with manual keys the
         sender's sequence numbers restart at every reboot and a window would drop its packets until it overtakes.
     type: int
     default: 0

@@ -63,8 +63,8 @@ def test_exclusive_deletes_only_managed_entries_not_wanted_and_deletes_come_last
 
 def test_absent_entries_are_deleted_once():
     have = sas(esp(4096))
-    _present, absent, _warnings = validate_sas({"sas": [{"dst": "192.0.2.2", "spi": 4096, "state": "absent"},
-                                         {"dst": "192.0.2.2", "spi": 4100, "state": "absent"}]})
+    gone = [{"dst": "192.0.2.2", "spi": 4096, "state": "absent"}, {"dst": "192.0.2.2", "spi": 4100, "state": "absent"}]
+    absent = validate_sas({"sas": gone})[1]
     assert actions(plan_sas([], absent, have)) == [("delete", 4096)]
 
 
@@ -125,7 +125,7 @@ def test_apply_adds_replaces_and_deletes_in_the_kernel():
     changes = plan_sas(want, [], kernel.dump_sas(), exclusive=True)
     apply_sas(kernel, changes)
     assert {sa.spi: sa.enc.key[:1] for sa in kernel.dump_sas()} == {4096: b"\xee", 4098: b"\x00"}
-    types = [t for t, _ in kernel.requests]
+    types = [mtype for mtype, _payload in kernel.requests]
     assert types == [C.XFRM_MSG_DELSA, C.XFRM_MSG_NEWSA, C.XFRM_MSG_NEWSA, C.XFRM_MSG_DELSA], "replace is delete then add"
 
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Capture the netlink requests iproute2 sends, as golden bytes for the codec tests.
 
 Run as root on a host with strace and iproute2: every command runs in a throw-away

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Capture dumped SAs and policies as the kernel sends them, from a lab guest (its kernel has esp4/ah4).
 
     lab/lab up pair && python3 tests/unit/golden/capture_dumps.py && lab/lab down
