@@ -61,11 +61,11 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ ipsec.setkey }}"
 
-- name: Check that both peers hold the same key for the SA from A to B
+- name: Check that this host and its peer hold the same key for SA 9998, without showing it
   ansible.builtin.assert:
     that: >-
-      (hostvars['a'].ipsec.sas | selectattr('spi', 'equalto', 9998) | first).enc.key_fingerprint ==
-      (hostvars['b'].ipsec.sas | selectattr('spi', 'equalto', 9998) | first).enc.key_fingerprint
+      (ipsec.sas | selectattr('spi', 'equalto', 9998) | first).enc.key_fingerprint ==
+      (hostvars[peer].ipsec.sas | selectattr('spi', 'equalto', 9998) | first).enc.key_fingerprint
 
 - name: Packets carried by each SA of a test namespace
   xfrm.ipsec.ipsec_info:
