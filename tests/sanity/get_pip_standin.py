@@ -15,8 +15,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def main():
     wheels = os.path.join(HERE, "pip-wheels")
-    (wheel,) = glob.glob(os.path.join(wheels, "pip-*.whl"))
     args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+    wanted = [a.split("==", 1)[1] for a in args if a.startswith("pip==")]
+    (wheel,) = glob.glob(os.path.join(wheels, "pip-%s-*.whl" % (wanted[0] if wanted else "*")))[:1]
     return subprocess.call([sys.executable, os.path.join(wheel, "pip"), "install", "--no-index", "--find-links", wheels] + args)
 
 

@@ -12,7 +12,7 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import XfrmError
 from ansible_collections.xfrm.ipsec.plugins.modules import ipsec_flush, ipsec_info, ipsec_policy, ipsec_sa
 
-from fake_kernel import FakeKernel
+from ansible_collections.xfrm.ipsec.tests.unit.fake_kernel import FakeKernel
 
 ENC = "0x" + "5e" * 32
 AUTH = "0x" + "a7" * 32

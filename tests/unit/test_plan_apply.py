@@ -9,7 +9,7 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.apply import Appl
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.plan import plan_policies, plan_sas
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import validate_policies, validate_sas
 
-from fake_kernel import FakeKernel
+from ansible_collections.xfrm.ipsec.tests.unit.fake_kernel import FakeKernel
 
 
 def sas(*entries):
