@@ -1,0 +1,208 @@
+"""Benchmarks: the collection's bulk path against `ip xfrm`, side by side, on the same kernel.
+
+    bench/run                 policies on this host (netns) and SAs in a lab guest; writes docs/performance.md + .png
+    bench/run --quick         N=100 only, no lab, output to a temp dir (what the test suite runs)
+
+Measured for N entries (paired, realistic selectors):
+  bulk        validate -> one socket: dump -> plan -> batched apply (the modules' path, in-process)
+  noop        the same request again: dump, compare, nothing to send (changed=0)
+  remove      delete the N managed entries one by one, batched (ipsec_flush scope=managed)
+  ip-batch    `ip -batch` of the same entries, and `ip xfrm ... flush` for removal
+  ip-each     one `ip xfrm ... add` process per entry (measured at N <= 1,000)
+plus controller-side planning of keys/SPIs for a full mesh, and the peak RSS of the bulk path at the largest N.
+Ratios are what matter: machines here are noisy, and the lab runs under TCG.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+try:
+    from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply, keys, plan, render, validate
+    from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import Transport
+except ImportError:  # inside a lab guest: the _xfrm package copied next to this file
+    sys.path.insert(0, str(HERE))
+    from _xfrm import apply, keys, plan, render, validate  # pylint: disable=import-error
+    from _xfrm.transport import Transport  # pylint: disable=import-error
+
+KEY = "0x" + "42" * 32
+
+
+def address(net, i):
+    return "%s.%d.%d" % (net, (i >> 8) & 255, i & 255)
+
+
+def policies(n):
+    """n policies: pairs of out/in between host i of 198.18.0.0/16 and host i of 198.19.0.0/16, TCP to port 443."""
+    out = []
+    for i in range(n // 2):
+        a, b = address("198.18", i), address("198.19", i)
+        out.append({"src": a, "dst": b, "proto": "tcp", "dport": 443, "dir": "out", "templates": [{"proto": "esp"}]})
+        out.append({"src": b, "dst": a, "proto": "tcp", "sport": 443, "dir": "in", "templates": [{"proto": "esp"}]})
+    return out
+
+
+def sas(n):
+    """n SAs: both directions between host i of 198.18.0.0/16 and host i of 198.19.0.0/16, AES-CBC + HMAC-SHA256."""
+    out = []
+    for i in range(n // 2):
+        a, b = address("198.18", i), address("198.19", i)
+        for src, dst, spi in ((a, b, 0x10000 + 2 * i), (b, a, 0x10001 + 2 * i)):
+            out.append({"src": src, "dst": dst, "spi": spi, "enc": {"algorithm": "aes-cbc", "key": KEY},
+                        "auth": {"algorithm": "hmac-sha256", "key": KEY}})
+    return out
+
+
+KINDS = {
+    "policy": (policies, "policies", validate.validate_policies, "dump_policies", plan.plan_policies,
+               apply.apply_policies, render.ip_policy_line, "policy"),
+    "sa": (sas, "sas", validate.validate_sas, "dump_sas", plan.plan_sas, apply.apply_sas, render.ip_sa_line, "state"),
+}
+
+
+def bulk(kind, entries, netns, exclusive=False):
+    """The module path: validate, dump, plan, apply. Returns (seconds, number of changes)."""
+    _, list_name, validate_fn, dump, plan_fn, apply_fn, _, _ = KINDS[kind]
+    start = time.perf_counter()
+    want, absent, _ = validate_fn({list_name: entries})
+    with Transport(netns) as transport:
+        changes = plan_fn(want, absent, getattr(transport, dump)(), exclusive)
+        if changes:
+            apply_fn(transport, changes)
+    return time.perf_counter() - start, len(changes)
+
+
+def ip(netns, *args, **kw):
+    prefix = ["ip", "-n", netns] if netns else ["ip"]
+    return subprocess.run(prefix + list(args), check=True, capture_output=True, **kw)
+
+
+def measure(kind, n, netns, per_entry_max):
+    """Every method for one kind and N, in a clean table each time."""
+    make, _, validate_fn, _, _, _, line_of, ip_word = KINDS[kind]
+    entries = make(n)
+    def flush():
+        ip(netns, "xfrm", ip_word, "flush")
+
+    flush()
+    row = {"kind": kind, "n": n}
+    row["bulk"], changed = bulk(kind, entries, netns)
+    assert changed == n, (changed, n)
+    row["noop"], changed = bulk(kind, entries, netns)
+    assert changed == 0
+    row["remove"], changed = bulk(kind, [], netns, exclusive=True)
+    assert changed == n
+    lines = [line_of(v) for v in validate_fn({KINDS[kind][1]: entries})[0]]
+    with tempfile.NamedTemporaryFile("w", suffix=".batch", delete=False) as f:
+        f.write("\n".join(lines) + "\n")
+        batch = f.name
+    try:
+        os.chmod(batch, 0o600)
+        start = time.perf_counter()
+        ip(netns, "-batch", batch)
+        row["ip_batch"] = time.perf_counter() - start
+        start = time.perf_counter()
+        flush()
+        row["ip_flush"] = time.perf_counter() - start
+    finally:
+        os.unlink(batch)
+    if n <= per_entry_max:
+        start = time.perf_counter()
+        for line in lines:
+            ip(netns, *shlex.split(line))
+        row["ip_each"] = time.perf_counter() - start
+        flush()
+    return row
+
+
+def peak_rss(kind, n, netns):
+    """Peak RSS (KiB) of a fresh process running the bulk path for n entries, then removing them."""
+    code = ("import resource, sys; sys.path[:0] = %r; import bench; bench.bulk(%r, bench.KINDS[%r][0](%d), %r); "
+            "bench.bulk(%r, [], %r, exclusive=True); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+            % (sys.path[:3] + [str(HERE)], kind, kind, n, netns, kind, netns))
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return int(out.split()[-1])
+
+
+def mesh_planning(hosts_count):
+    hosts = {"h%04d" % i: "10.%d.%d.%d" % (i >> 16, (i >> 8) & 255, i & 255) for i in range(hosts_count)}
+    start = time.perf_counter()
+    plan_all = keys.plan_mesh(b"bench master secret", hosts)
+    total = time.perf_counter() - start
+    return {"hosts": hosts_count, "seconds": total, "per_host": total / hosts_count,
+            "sas_per_host": len(plan_all["h0000"]["sas"])}
+
+
+def run_inner(args):
+    """Measure here (this host's netns, or a lab guest's own namespace) and print JSON rows."""
+    rows = []
+    for n in args.n:
+        rows.append(measure(args.kind, n, args.netns, args.per_entry_max))
+        print("  %s N=%d done" % (args.kind, n), file=sys.stderr, flush=True)
+    result = {"rows": rows, "peak_rss_kib": peak_rss(args.kind, max(args.n), args.netns), "max_n": max(args.n)}
+    print(json.dumps(result))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--kind", default="policy")
+    parser.add_argument("--netns")
+    parser.add_argument("--n", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument("--per-entry-max", type=int, default=1000)
+    parser.add_argument("--mesh-hosts", type=int, default=1000)
+    parser.add_argument("--lab", action="store_true", help="also measure SAs in a lab guest (boots `pair`)")
+    parser.add_argument("--out", default=str(ROOT / "docs"))
+    args = parser.parse_args()
+    if args.inner:
+        run_inner(args)
+        return
+    from report import write_report  # pylint: disable=import-outside-toplevel
+    results = {"policy": host_policies(args)}
+    if args.lab:
+        results["sa"] = lab_sas(args)
+    results["mesh"] = mesh_planning(args.mesh_hosts)
+    write_report(results, pathlib.Path(args.out))
+
+
+def host_policies(args):
+    netns = "xfrm-bench-%d" % os.getpid()
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    try:
+        cmd = [sys.executable, str(HERE / "bench.py"), "--inner", "--kind", "policy", "--netns", netns,
+               "--per-entry-max", str(args.per_entry_max), "--n"] + [str(n) for n in args.n]
+        return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    finally:
+        subprocess.run(["ip", "netns", "del", netns], check=False)
+
+
+def lab_sas(args):
+    """SAs need esp4: run the same measurement inside a lab guest, with the guest's python3 and pyroute2."""
+    lab = ROOT / "lab" / "lab"
+    subprocess.run([str(lab), "up", "pair"], check=True)
+    try:
+        info = json.loads((pathlib.Path(os.environ.get("XFRM_LAB_RUN", "/tmp/xfrm-ipsec-lab")) / "lab.json").read_text())
+        ssh = ["ssh", "-q", "-i", info["ssh_key"], "-p", str(info["hosts"]["h1"]["ansible_port"]),
+               "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "root@127.0.0.1"]
+        tar = subprocess.run(["tar", "-C", str(ROOT / "plugins" / "module_utils"), "-cf", "-", "_xfrm",
+                              "-C", str(HERE), "bench.py"], check=True, capture_output=True).stdout
+        subprocess.run(ssh + ["rm -rf /tmp/bench && mkdir /tmp/bench && tar -C /tmp/bench -xf -"], input=tar, check=True)
+        cmd = "cd /tmp/bench && python3 bench.py --inner --kind sa --per-entry-max %d --n %s" % (
+            args.per_entry_max, " ".join(map(str, args.n)))
+        return json.loads(subprocess.run(ssh + [cmd], check=True, capture_output=True, text=True, timeout=3600).stdout)
+    finally:
+        subprocess.run([str(lab), "down"], check=False)
+
+
+if __name__ == "__main__":
+    main()
