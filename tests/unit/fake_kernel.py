@@ -6,11 +6,10 @@ scripted failure. The real kernel tiers prove the same paths against Linux.
 """
 
 import errno
-import ipaddress
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import messages as M
-from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.model import Mark, PolicyId, SAId, NO_MARK
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.model import Address, Mark, PolicyId, SAId, NO_MARK
 
 
 class FakeKernel:
@@ -88,7 +87,7 @@ def _mark(payload, offset):
 
 def _sa_id(payload):
     daddr, spi, family, proto = M.USERSA_ID.unpack_from(payload)
-    address = ipaddress.ip_address(daddr[:4] if family == C.AF_INET else daddr)
+    address = Address(family, daddr[:4] if family == C.AF_INET else daddr)
     return SAId(address, int.from_bytes(spi.to_bytes(4, "little"), "big"), proto, _mark(payload, M.USERSA_ID.size))
 
 

@@ -1,18 +1,17 @@
 """Decoding what a real kernel dumps (6.1, lab guest: tests/unit/golden/dump_*.hex, see capture_dumps.py),
 and round trips of every model field through encode and decode."""
 
-import ipaddress
 import pathlib
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import messages as M
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.model import (
-    SA, EMPTY_SELECTOR, Algo, Encap, Lifetime, Mark, Policy, Selector, Template,
+    SA, Address, Network, EMPTY_SELECTOR, Algo, Encap, Lifetime, Mark, Policy, Selector, Template,
 )
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
-A = ipaddress.ip_address
-N = ipaddress.ip_network
+A = Address.parse
+N = Network.parse
 
 
 def dumped(kind):

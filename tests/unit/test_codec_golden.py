@@ -4,7 +4,6 @@ Each case builds, from model values, the request that the `ip xfrm` command in t
 file's first line expresses, and must produce the very bytes `ip` put on the socket.
 """
 
-import ipaddress
 import pathlib
 
 import pytest
@@ -12,12 +11,12 @@ import pytest
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import messages as M
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.model import (
-    SA, Algo, Encap, Lifetime, Mark, Policy, PolicyId, SAId, Selector, Template,
+    SA, Address, Network, Algo, Encap, Lifetime, Mark, Policy, PolicyId, SAId, Selector, Template,
 )
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
-A = ipaddress.ip_address
-N = ipaddress.ip_network
+A = Address.parse
+N = Network.parse
 
 
 def golden(name):

@@ -14,13 +14,12 @@ decode_*() turn dumped payloads back into model values.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import struct
 
 from . import constants as C
 from .model import (
-    SA, Algo, Encap, Lifetime, Mark, Policy, Selector, Template, NO_MARK, EMPTY_SELECTOR,
+    SA, Address, Algo, Encap, Lifetime, Mark, Network, Policy, Selector, Template, NO_MARK, EMPTY_SELECTOR,
 )
 
 
@@ -100,9 +99,9 @@ def _addr(address):
 
 def _unaddr(raw, family):
     if family == C.AF_INET:
-        return ipaddress.IPv4Address(raw[:4])
+        return Address(family, raw[:4])
     if family == C.AF_INET6:
-        return ipaddress.IPv6Address(raw)
+        return Address(family, bytes(raw))
     return None
 
 
@@ -126,8 +125,7 @@ def iter_attrs(data, offset):
 # -- selector, lifetime ------------------------------------------------------
 
 def _selector_fields(sel):
-    return (_addr(sel.dst.network_address if sel.dst is not None else None),
-            _addr(sel.src.network_address if sel.src is not None else None),
+    return (_addr(sel.dst), _addr(sel.src),
             _htons(sel.dport), _htons(sel.dport_mask), _htons(sel.sport), _htons(sel.sport_mask),
             sel.family, sel.dst.prefixlen if sel.dst is not None else 0,
             sel.src.prefixlen if sel.src is not None else 0, sel.proto, sel.ifindex, sel.user)
@@ -138,8 +136,10 @@ def _selector_from(f):
     if family == 0 and daddr == _ZERO_ADDR and saddr == _ZERO_ADDR and not (plen_d or plen_s or proto or dport or sport):
         return EMPTY_SELECTOR
     fam = family or C.AF_INET
-    return Selector(family=family, src=ipaddress.ip_network((_unaddr(saddr, fam), plen_s), strict=False),
-                    dst=ipaddress.ip_network((_unaddr(daddr, fam), plen_d), strict=False), proto=proto,
+    width = 4 if fam == C.AF_INET else 16
+    # the kernel's bytes exactly, host bits included: that is the selector it looks entries up by
+    return Selector(family=family, src=Network(fam, bytes(saddr[:width]), plen_s),
+                    dst=Network(fam, bytes(daddr[:width]), plen_d), proto=proto,
                     sport=_ntohs(sport), sport_mask=_ntohs(sport_mask), dport=_ntohs(dport),
                     dport_mask=_ntohs(dport_mask), ifindex=ifindex, user=user)
 

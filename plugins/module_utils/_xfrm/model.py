@@ -10,15 +10,93 @@ comparisons, so a dumped SA compares equal to the one the user asked for.
 
 from __future__ import annotations
 
-import ipaddress
+import functools
+import socket
 from dataclasses import dataclass, field
 
 from .constants import AF_INET, AF_INET6, MANAGED_MAX, MANAGED_MIN, XFRM_INF
 
 
+class Address(tuple):
+    """An IPv4 or IPv6 address as the kernel holds it: (family, packed bytes).
+
+    A plain tuple underneath, so hashing and comparing cost what a tuple's do: with tens of
+    thousands of entries per request, ipaddress objects were most of the modules' CPU time.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, family, packed):
+        return tuple.__new__(cls, (family, packed))
+
+    family = property(lambda self: self[0])
+    packed = property(lambda self: self[1])
+
+    @classmethod
+    @functools.lru_cache(maxsize=65536)
+    def parse(cls, text):
+        """An Address from its text form; ValueError if it is none. (Cached: hosts recur across a request.)"""
+        text = text.strip()
+        for family in (AF_INET, AF_INET6):
+            try:
+                return cls(family, socket.inet_pton(family, text))
+            except OSError:
+                continue
+        raise ValueError("%r is not an IPv4 or IPv6 address" % text)
+
+    def __str__(self):
+        return socket.inet_ntop(self[0], self[1])
+
+    def __repr__(self):
+        return "Address(%r)" % str(self)
+
+
+class Network(tuple):
+    """An address with a prefix length, as a selector holds it: (family, packed bytes, prefixlen)."""
+
+    __slots__ = ()
+
+    def __new__(cls, family, packed, prefixlen):
+        return tuple.__new__(cls, (family, packed, prefixlen))
+
+    family = property(lambda self: self[0])
+    packed = property(lambda self: self[1])
+    prefixlen = property(lambda self: self[2])
+
+    @classmethod
+    @functools.lru_cache(maxsize=65536)
+    def parse(cls, text, strict=True):
+        """A Network from "address[/prefix]"; ValueError naming the problem (host bits set, bad prefix)."""
+        address_text, _, prefix_text = text.strip().partition("/")
+        address = Address.parse(address_text)
+        bits = len(address.packed) * 8
+        try:
+            prefixlen = int(prefix_text) if prefix_text else bits
+        except ValueError:
+            prefixlen = -1
+        if not 0 <= prefixlen <= bits:
+            raise ValueError("%r has no valid prefix length (0-%d)" % (text, bits))
+        value = int.from_bytes(address.packed, "big")
+        masked = value & (((1 << bits) - 1) ^ ((1 << (bits - prefixlen)) - 1))
+        network = cls(address.family, masked.to_bytes(bits // 8, "big"), prefixlen)
+        if strict and masked != value:
+            raise ValueError("%s has host bits set; did you mean %s?" % (text.strip(), network))
+        return network
+
+    @classmethod
+    def any(cls, family):
+        return cls(family, bytes(16 if family == AF_INET6 else 4), 0)
+
+    def __str__(self):
+        return "%s/%d" % (socket.inet_ntop(self[0], self[1]), self[2])
+
+    def __repr__(self):
+        return "Network(%r)" % str(self)
+
+
 def family_of(address):
-    """AF_INET or AF_INET6 for an ipaddress address or network."""
-    return AF_INET6 if address.version == 6 else AF_INET
+    """AF_INET or AF_INET6 of an Address or Network."""
+    return address.family
 
 
 def is_managed_number(value):
@@ -59,7 +137,7 @@ class Selector:
     """struct xfrm_selector. family 0 with no addresses is the empty selector (ip xfrm's default for SAs)."""
 
     family: int = 0
-    src: object = None  # ipaddress network
+    src: object = None  # Network
     dst: object = None
     proto: int = 0
     sport: int = 0
@@ -99,7 +177,7 @@ class Encap:
     type: int
     sport: int
     dport: int
-    oa: object = None  # ipaddress address or None
+    oa: object = None  # Address or None
 
 
 @dataclass(frozen=True)
@@ -168,7 +246,7 @@ class Template:
     family: int
     proto: int
     mode: int = 0
-    src: object = None  # ipaddress address; None: any (transport mode)
+    src: object = None  # Address; None: any (transport mode)
     dst: object = None
     spi: int = 0
     reqid: int = 0
@@ -226,15 +304,3 @@ class Policy:
 
 def _without(value, *names):
     return tuple(getattr(value, f) for f in value.__dataclass_fields__ if f not in names and f != "counters")
-
-
-def parse_address(text):
-    return ipaddress.ip_address(text)
-
-
-def host_network(address):
-    return ipaddress.ip_network(address)
-
-
-def any_network(family):
-    return ipaddress.ip_network("::/0" if family == AF_INET6 else "0.0.0.0/0")

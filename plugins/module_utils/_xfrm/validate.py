@@ -10,12 +10,10 @@ named by its path (`sas[3].enc.key: ...`); a request with any error changes noth
 
 from __future__ import annotations
 
-import ipaddress
-
 from . import constants as C
 from .render import policy_id_text, sa_id_text
 from .model import (
-    SA, Algo, Encap, Lifetime, Mark, Policy, Selector, Template, SAId, PolicyId,
+    SA, Address, Network, Algo, Encap, Lifetime, Mark, Policy, Selector, Template, SAId, PolicyId,
     NO_MARK, EMPTY_SELECTOR, NO_LIFETIME, family_of, is_managed_number,
 )
 
@@ -44,6 +42,7 @@ class Checker:
         self.warnings = []
         self.allow_weak = allow_weak
         self.allow_static_counter_mode = allow_static_counter_mode
+        self._templates = {}
 
     def error(self, path, message):
         self.errors.append("%s: %s" % (path.lstrip("."), message))
@@ -84,12 +83,12 @@ class Checker:
         if value is None or value == "":
             return None
         try:
-            address = ipaddress.ip_address(str(value).strip())
+            address = Address.parse(str(value))
         except ValueError:
             self.error(path, "%r is not an IPv4 or IPv6 address" % (value,))
             return None
         if family and family_of(address) != family:
-            self.error(path, "%s is not of the same address family as the other end" % address)
+            self.error(path, "%s is not of the same address family as the other end" % (address,))
         return address
 
     def network(self, value, path):
@@ -98,10 +97,10 @@ class Checker:
         if text.lower() in ("any", "*", ""):
             return "any"
         try:
-            return ipaddress.ip_network(text, strict=True)
+            return Network.parse(text)
         except ValueError as exc:
             if "host bits set" in str(exc):
-                self.error(path, "%s has host bits set; did you mean %s?" % (text, ipaddress.ip_network(text, strict=False)))
+                self.error(path, str(exc))
             else:
                 self.error(path, "%r is not an address or address/prefix (or 'any')" % (value,))
             return None
@@ -199,7 +198,7 @@ class Checker:
             self.error(path + ".dst", "%s is not of the address family of src %s" % (dst, src))
             return None
         family = families.pop() if families else (default_family or C.AF_INET)
-        any_net = ipaddress.ip_network("::/0" if family == C.AF_INET6 else "0.0.0.0/0")
+        any_net = Network.any(family)
         proto = self.upper_proto(options.get("proto"), path + ".proto")
         sport = self.number(options.get("sport"), path + ".sport", 0, 0xFFFF)
         dport = self.number(options.get("dport"), path + ".dport", 0, 0xFFFF)
@@ -322,7 +321,24 @@ class Checker:
                       lifetime=self.lifetime(options.get("lifetime"), path + ".lifetime"))
 
     def templates(self, given, path, selector, direction):
-        """The template list, with the kernel's validate_tmpl() rules across it."""
+        """The template list, with the kernel's validate_tmpl() rules across it.
+
+        Lists of thousands of policies repeat the same few template lists: a list that passed once
+        for the same selector family and direction is taken from the cache."""
+        try:
+            key = (tuple(tuple(sorted((t or {}).items())) for t in given), selector.family if selector else None, direction)
+            cached = self._templates.get(key)
+        except TypeError:
+            key, cached = None, None
+        if cached is not None:
+            return cached
+        errors = len(self.errors)
+        result = self._templates_uncached(given, path, selector, direction)
+        if key is not None and len(self.errors) == errors:
+            self._templates[key] = result
+        return result
+
+    def _templates_uncached(self, given, path, selector, direction):
         if len(given) > MAX_DEPTH:
             self.error(path, "%d templates given, the kernel takes at most %d (XFRM_MAX_DEPTH)" % (len(given), MAX_DEPTH))
         out = []
