@@ -1,0 +1,24 @@
+"""The benchmark keeps working: bench/run --quick (N=100, policies in a netns of this host) writes its report.
+
+Not a performance test: numbers are not asserted, only that every method ran and the report holds them.
+"""
+
+import os
+import subprocess
+
+import pytest
+
+from ansible_run import ROOT
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")
+def test_bench_quick_run_writes_a_report_with_every_method(tmp_path):
+    proc = subprocess.run([str(ROOT / "bench" / "run"), "--quick", str(tmp_path)], capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = (tmp_path / "performance.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| 100 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert len(cells) == 10 and "-" not in cells[1:7], row
+    assert (tmp_path / "performance.png").stat().st_size > 10000
+    assert "Peak RSS" in report and "keys.plan_mesh" in report
