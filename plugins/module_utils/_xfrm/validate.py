@@ -24,6 +24,12 @@ LIFETIME_FIELDS = tuple(Lifetime.__dataclass_fields__)
 COUNTER_MODE = ("rfc4106(gcm(aes))", "rfc4309(ccm(aes))", "rfc7539esp(chacha20,poly1305)", "rfc3686(ctr(aes))")
 PORT_PROTOS = (6, 17, 132, 33, 1, 58)  # tcp udp sctp dccp, icmp/icmpv6 (type and code)
 MAX_DEPTH = 6  # XFRM_MAX_DEPTH: templates per policy
+# iproute2's table (ip/xfrm_state.c): protocol -> (algorithm options it takes, one of which it needs, message)
+SA_ALGORITHMS = {
+    "esp": (("enc", "auth", "aead"), ("enc", "aead"), "ESP takes enc (with auth) or aead"),
+    "ah": (("auth",), ("auth",), "AH takes auth only"),
+    "comp": (("comp",), ("comp",), "IPComp takes comp only"),
+}
 
 
 class ValidationError(ValueError):
@@ -269,26 +275,15 @@ class Checker:
 
     def _sa_combination(self, path, proto, mode, options):
         """iproute2's table: ESP needs enc or aead, AH only auth, COMP only comp, BEET only ESP."""
+        allowed, needed, takes = SA_ALGORITHMS.get(proto, ((), (), ""))
         given = [k for k in ("enc", "auth", "aead", "comp") if options.get(k)]
-        if proto == "esp":
-            if "comp" in given:
-                self.error(path + ".comp", "ESP takes enc (+ auth) or aead, not comp")
-            if "aead" in given and ("enc" in given or "auth" in given):
-                self.error(path + ".aead", "aead replaces enc and auth: give aead alone")
-            if "aead" not in given and "enc" not in given:
-                self.error(path + ".enc", "ESP needs enc (with auth) or aead")
-        elif proto == "ah":
-            for k in given:
-                if k != "auth":
-                    self.error("%s.%s" % (path, k), "AH takes auth only")
-            if "auth" not in given:
-                self.error(path + ".auth", "AH needs auth")
-        elif proto == "comp":
-            for k in given:
-                if k != "comp":
-                    self.error("%s.%s" % (path, k), "IPComp takes comp only")
-            if "comp" not in given:
-                self.error(path + ".comp", "IPComp needs comp")
+        for k in given:
+            if k not in allowed:
+                self.error("%s.%s" % (path, k), takes)
+        if needed and not any(k in given for k in needed):
+            self.error("%s.%s" % (path, needed[0]), "%s needs %s" % (takes.split()[0], " or ".join(needed)))
+        if "aead" in given and ("enc" in given or "auth" in given):
+            self.error(path + ".aead", "aead replaces enc and auth: give aead alone")
         if mode == "beet" and proto != "esp":
             self.error(path + ".mode", "BEET mode is for ESP only")
 
