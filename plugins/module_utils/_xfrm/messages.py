@@ -300,17 +300,30 @@ def _decode_template(raw, offset):
                     aalgos=aalgos, ealgos=ealgos, calgos=calgos)
 
 
+def _cached(cache, key, make):
+    """Dumps repeat the same lifetimes and template lists thousands of times: decode each once."""
+    value = cache.get(key)
+    if value is None:
+        value = cache[key] = make()
+    return value
+
+
+_LIFETIMES = {}
+_TEMPLATES = {}
+
+
 def decode_policy(payload):
     """A policy from the payload of a dumped XFRM_MSG_NEWPOLICY."""
     f = USERPOLICY_INFO.unpack_from(payload)
     selector = _selector_from(f[0:12])
-    lft = Lifetime(*f[12:20])
+    lft = _cached(_LIFETIMES, f[12:20], lambda: Lifetime(*f[12:20]))
     cur_bytes, cur_packets, add_time, use_time = f[20:24]
     priority, index, direction, action, flags, _share = f[24:30]
     templates, ptype, mark, if_id = (), 0, NO_MARK, 0
     for kind, value in iter_attrs(payload, USERPOLICY_INFO.size):
         if kind == C.XFRMA_TMPL:
-            templates = tuple(_decode_template(value, o) for o in range(0, len(value) - USER_TMPL.size + 1, USER_TMPL.size))
+            templates = _cached(_TEMPLATES, bytes(value), lambda raw=value: tuple(
+                _decode_template(raw, o) for o in range(0, len(raw) - USER_TMPL.size + 1, USER_TMPL.size)))
         elif kind == C.XFRMA_POLICY_TYPE:
             ptype = USERPOLICY_TYPE.unpack_from(value)[0]
         elif kind == C.XFRMA_MARK:

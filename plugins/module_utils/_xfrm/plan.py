@@ -10,7 +10,7 @@ the number of entries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from . import constants as C
 
@@ -79,8 +79,8 @@ def plan_policies(want, absent, have, exclusive=False):
     out = []
     for change in changes:
         if change.action == ADD:
-            change = replace(change, new=replace(change.new, index=free_index(change.new.dir)))
+            change = Change(ADD, new=change.new.with_index(free_index(change.new.dir)))
         elif change.action == UPDATE:
-            change = replace(change, new=replace(change.new, index=change.old.index))
+            change = Change(UPDATE, new=change.new.with_index(change.old.index), old=change.old)
         out.append(change)
     return out
