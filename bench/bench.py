@@ -14,10 +14,10 @@ Ratios are what matter: machines here are noisy, and the lab runs under TCG.
 """
 
 import argparse
+import collections
 import json
 import os
 import pathlib
-import resource
 import shlex
 import subprocess
 import sys
@@ -63,22 +63,23 @@ def sas(n):
     return out
 
 
+Kind = collections.namedtuple("Kind", "make list_name validate dump plan apply ip_line ip_word")
 KINDS = {
-    "policy": (policies, "policies", validate.validate_policies, "dump_policies", plan.plan_policies,
-               apply.apply_policies, render.ip_policy_line, "policy"),
-    "sa": (sas, "sas", validate.validate_sas, "dump_sas", plan.plan_sas, apply.apply_sas, render.ip_sa_line, "state"),
+    "policy": Kind(policies, "policies", validate.validate_policies, "dump_policies", plan.plan_policies,
+                   apply.apply_policies, render.ip_policy_line, "policy"),
+    "sa": Kind(sas, "sas", validate.validate_sas, "dump_sas", plan.plan_sas, apply.apply_sas, render.ip_sa_line, "state"),
 }
 
 
 def bulk(kind, entries, netns, exclusive=False):
     """The module path: validate, dump, plan, apply. Returns (seconds, number of changes)."""
-    _, list_name, validate_fn, dump, plan_fn, apply_fn, _, _ = KINDS[kind]
+    spec = KINDS[kind]
     start = time.perf_counter()
-    want, absent, _ = validate_fn({list_name: entries})
+    want, absent, _warnings = spec.validate({spec.list_name: entries})
     with Transport(netns) as transport:
-        changes = plan_fn(want, absent, getattr(transport, dump)(), exclusive)
+        changes = spec.plan(want, absent, getattr(transport, spec.dump)(), exclusive)
         if changes:
-            apply_fn(transport, changes)
+            spec.apply(transport, changes)
     return time.perf_counter() - start, len(changes)
 
 
@@ -89,10 +90,11 @@ def ip(netns, *args, **kw):
 
 def measure(kind, n, netns, per_entry_max):
     """Every method for one kind and N, in a clean table each time."""
-    make, _, validate_fn, _, _, _, line_of, ip_word = KINDS[kind]
-    entries = make(n)
+    spec = KINDS[kind]
+    entries = spec.make(n)
+
     def flush():
-        ip(netns, "xfrm", ip_word, "flush")
+        ip(netns, "xfrm", spec.ip_word, "flush")
 
     flush()
     row = {"kind": kind, "n": n}
@@ -102,7 +104,7 @@ def measure(kind, n, netns, per_entry_max):
     assert changed == 0
     row["remove"], changed = bulk(kind, [], netns, exclusive=True)
     assert changed == n
-    lines = [line_of(v) for v in validate_fn({KINDS[kind][1]: entries})[0]]
+    lines = [spec.ip_line(v) for v in spec.validate({spec.list_name: entries})[0]]
     with tempfile.NamedTemporaryFile("w", suffix=".batch", delete=False) as f:
         f.write("\n".join(lines) + "\n")
         batch = f.name
@@ -127,7 +129,7 @@ def measure(kind, n, netns, per_entry_max):
 
 def peak_rss(kind, n, netns):
     """Peak RSS (KiB) of a fresh process running the bulk path for n entries, then removing them."""
-    code = ("import resource, sys; sys.path[:0] = %r; import bench; bench.bulk(%r, bench.KINDS[%r][0](%d), %r); "
+    code = ("import resource, sys; sys.path[:0] = %r; import bench; bench.bulk(%r, bench.KINDS[%r].make(%d), %r); "
             "bench.bulk(%r, [], %r, exclusive=True); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
             % (sys.path[:3] + [str(HERE)], kind, kind, n, netns, kind, netns))
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
@@ -152,7 +154,7 @@ def run_inner(args):
     bulk(args.kind, [], args.netns)
     startup = time.perf_counter() - start
     # the kernel loads crypto modules (cbc(aes), hmac(sha256)) at the first SA that uses them: not ours to count
-    bulk(args.kind, KINDS[args.kind][0](2), args.netns)
+    bulk(args.kind, KINDS[args.kind].make(2), args.netns)
     bulk(args.kind, [], args.netns, exclusive=True)
     rows = []
     for n in args.n:

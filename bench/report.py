@@ -1,7 +1,6 @@
 """bench results -> docs/performance.md (tables of seconds and ratios) and docs/performance.png (the curves)."""
 
 import json
-import pathlib
 import platform
 import time
 
@@ -19,12 +18,12 @@ def _ratio(a, b):
 
 def _table(kind, data):
     rows = data["rows"]
-    lines = ["| N | " + " | ".join(label for _, label in METHODS)
+    lines = ["| N | " + " | ".join(label for _method, label in METHODS)
              + " | ip -batch / bulk (>1: bulk faster) | ip per entry / bulk | per-entry rate (bulk) |",
              "|---" * (len(METHODS) + 4) + "|"]
     for row in rows:
         lines.append("| %d | %s | %s | %s | %d/s |" % (
-            row["n"], " | ".join(_fmt(row.get(m)) for m, _ in METHODS), _ratio(row["bulk"], row.get("ip_batch")),
+            row["n"], " | ".join(_fmt(row.get(m)) for m, _label in METHODS), _ratio(row["bulk"], row.get("ip_batch")),
             _ratio(row["bulk"], row.get("ip_each")), row["n"] / row["bulk"]))
     lines.append("")
     lines.append("Peak RSS of a process applying and removing %d %s with the bulk path: %.1f MiB. "

@@ -68,7 +68,7 @@ class Network(tuple):
     @functools.lru_cache(maxsize=65536)
     def parse(cls, text, strict=True):
         """A Network from "address[/prefix]"; ValueError naming the problem (host bits set, bad prefix)."""
-        address_text, _, prefix_text = text.strip().partition("/")
+        address_text, _slash, prefix_text = text.strip().partition("/")
         address = Address.parse(address_text)
         bits = len(address.packed) * 8
         try:
