@@ -60,6 +60,28 @@ def _plot(results, path):
     return True
 
 
+def _targets(results):
+    """The issue's targets, each with the figure that meets it or not."""
+    out = []
+    for kind, label in (("policy", "policies"), ("sa", "SAs")):
+        if kind not in results:
+            continue
+        rows = {r["n"]: r for r in results[kind]["rows"]}
+        top, mid = rows[max(rows)], rows.get(1000)
+        verdict = {True: "met", False: "**not met**"}.__getitem__
+        out.append("- %s, bulk vs `ip -batch` at N=%d: %.1fx (target >= 1x: %s)" % (
+            label, top["n"], top["ip_batch"] / top["bulk"], verdict(top["ip_batch"] >= top["bulk"])))
+        if mid and mid.get("ip_each"):
+            out.append("- %s, bulk vs one `ip` per entry at N=1,000: %.0fx (target >= 30x: %s)" % (
+                label, mid["ip_each"] / mid["bulk"], verdict(mid["ip_each"] >= 30 * mid["bulk"])))
+        out.append("- %s, no-op re-run of N=%d: %.2f s (target < 0.5 s%s: %s)" % (
+            label, top["n"], top["noop"], ", under TCG" if kind == "sa" else "", verdict(top["noop"] < 0.5)))
+        if mid:
+            out.append("- %s, growth from N=1,000 to N=%d: %.1fx the time for %dx the entries (linear: ~%d)" % (
+                label, top["n"], top["bulk"] / mid["bulk"], top["n"] // 1000, top["n"] // 1000))
+    return out
+
+
 def write_report(results, out):
     out.mkdir(parents=True, exist_ok=True)
     (out / "performance.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -81,6 +103,7 @@ def write_report(results, out):
     for kind, title in (("policy", "Policies (this host, network namespace)"), ("sa", "SAs (lab guest, kernel with esp4)")):
         if kind in results:
             parts += ["## " + title, "", _table(kind, results[kind]), ""]
+    parts += ["## Against the targets", ""] + _targets(results) + [""]
     parts += ["## Keys and SPIs for a full mesh (controller)", "",
               "`keys.plan_mesh` for %d hosts (every pair, both directions: %d SAs per host, HKDF-SHA256 per key and "
               "SPI, SPIs unique per destination): %.1f s in all, %.1f ms per host." % (
