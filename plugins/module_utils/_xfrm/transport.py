@@ -52,10 +52,6 @@ def _import_netns():
     return netns
 
 
-def netns_exists(name):
-    return name in _import_netns().listnetns()
-
-
 class Transport:
     """A NETLINK_XFRM socket, optionally inside a named network namespace."""
 
