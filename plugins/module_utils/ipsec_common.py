@@ -52,7 +52,7 @@ def report(changes):
     actions = []
     for change in changes:
         summary[change.action] += 1
-        actions.append({"action": change.action, "entry": describe(change.new if change.new is not None else change.old)})
+        actions.append({"action": change.action, "entry": describe(change.entry)})
     return dict(changed=bool(changes), actions=actions, summary=summary)
 
 
@@ -60,7 +60,7 @@ def diff(changes):
     """before/after of the entries a plan touches, keys as fingerprints."""
     before, after = {}, {}
     for change in changes:
-        label = describe(change.new if change.new is not None else change.old)
+        label = describe(change.entry)
         if change.old is not None:
             before[label] = _without_counters(entry_dict(change.old))
         if change.new is not None:

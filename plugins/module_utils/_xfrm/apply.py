@@ -33,19 +33,23 @@ class ApplyError(Exception):
         super().__init__(text)
 
 
+def _add_sa(sa):
+    return (C.XFRM_MSG_NEWSA, M.encode_sa(sa))
+
+
+def _del_sa(sa):
+    return (C.XFRM_MSG_DELSA, M.encode_sa_id(sa.identity, sa.src))
+
+
 def _sa_steps(change):
     new, old = change.new, change.old
-    add_new = (C.XFRM_MSG_NEWSA, M.encode_sa(new)) if new is not None else None
-    del_new = (C.XFRM_MSG_DELSA, M.encode_sa_id(new.identity, new.src)) if new is not None else None
-    add_old = (C.XFRM_MSG_NEWSA, M.encode_sa(old)) if old is not None else None
-    del_old = (C.XFRM_MSG_DELSA, M.encode_sa_id(old.identity, old.src)) if old is not None else None
     if change.action == ADD:
-        return [(add_new, del_new)]
+        return [(_add_sa(new), _del_sa(new))]
     if change.action == UPDATE:
         return [((C.XFRM_MSG_UPDSA, M.encode_sa(new)), (C.XFRM_MSG_UPDSA, M.encode_sa(old)))]
     if change.action == REPLACE:
-        return [(del_old, add_old), (add_new, del_new)]
-    return [(del_old, add_old)]
+        return [(_del_sa(old), _add_sa(old)), (_add_sa(new), _del_sa(new))]
+    return [(_del_sa(old), _add_sa(old))]
 
 
 def _policy_steps(change):
@@ -67,7 +71,7 @@ def _execute(transport, changes, steps_of):
     for change in changes:
         for step in steps_of(change):
             steps.append(step)
-            labels.append(describe(change.new if change.new is not None else change.old))
+            labels.append(describe(change.entry))
     results = transport.request([do for do, _undo in steps])
     failures, done = [], []
     for (do, undo), label, (code, message) in zip(steps, labels, results):

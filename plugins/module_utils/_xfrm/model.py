@@ -66,7 +66,7 @@ class Network(tuple):
 
     @classmethod
     @functools.lru_cache(maxsize=65536)
-    def parse(cls, text, strict=True):
+    def parse(cls, text):
         """A Network from "address[/prefix]"; ValueError naming the problem (host bits set, bad prefix)."""
         address_text, _slash, prefix_text = text.strip().partition("/")
         address = Address.parse(address_text)
@@ -80,7 +80,7 @@ class Network(tuple):
         value = int.from_bytes(address.packed, "big")
         masked = value & (((1 << bits) - 1) ^ ((1 << (bits - prefixlen)) - 1))
         network = cls(address.family, masked.to_bytes(bits // 8, "big"), prefixlen)
-        if strict and masked != value:
+        if masked != value:
             raise ValueError("%s has host bits set; did you mean %s?" % (text.strip(), network))
         return network
 

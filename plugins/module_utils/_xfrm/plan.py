@@ -26,6 +26,11 @@ class Change:
     new: object = None
     old: object = None
 
+    @property
+    def entry(self):
+        """The entry the change is about: the new one, or the old one for a delete."""
+        return self.new if self.new is not None else self.old
+
 
 def _plan(want, absent, have, exclusive, updatable):
     have_by_id = {entry.identity: entry for entry in have}
