@@ -51,8 +51,7 @@ def test_new_key_means_replace_new_lifetime_means_update():
 
 def test_dumped_counters_do_not_make_a_difference():
     (sa,) = sas(esp(4096))
-    from dataclasses import replace
-    assert plan_sas([sa], [], [replace(sa, counters={"bytes": 999})]) == []
+    assert plan_sas([sa], [], [sa.replace(counters={"bytes": 999})]) == []
 
 
 def test_exclusive_deletes_only_managed_entries_not_wanted_and_deletes_come_last():
@@ -69,16 +68,14 @@ def test_absent_entries_are_deleted_once():
 
 
 def test_kernel_helper_sas_of_ipcomp_tunnels_are_never_planned_away():
-    from dataclasses import replace
     (helper,) = sas(esp(4096))
-    helper = replace(helper, proto=4)  # the kernel's IPIP SA beside an IPComp tunnel SA
+    helper = helper.replace(proto=4)  # the kernel's IPIP SA beside an IPComp tunnel SA
     assert plan_sas([], [], [helper], exclusive=True) == []
 
 
 def test_new_policies_get_free_managed_indexes_with_the_direction_in_the_low_bits():
     existing = policies(pol("10.0.0.1", "10.0.0.2"))[0]
-    from dataclasses import replace
-    existing = replace(existing, index=C.MANAGED_MIN + 1)  # slot 0 of dir out is taken
+    existing = existing.replace(index=C.MANAGED_MIN + 1)  # slot 0 of dir out is taken
     changes = plan_policies(policies(pol("10.0.0.3", "10.0.0.4"), pol("10.0.0.4", "10.0.0.3", "in"),
                                      pol("10.0.0.5", "10.0.0.6", "fwd")), [], [existing])
     indexes = [c.new.index for c in changes]
@@ -87,8 +84,7 @@ def test_new_policies_get_free_managed_indexes_with_the_direction_in_the_low_bit
 
 
 def test_policy_update_keeps_the_index_the_kernel_has():
-    from dataclasses import replace
-    have = [replace(policies(pol("10.0.0.1", "10.0.0.2"))[0], index=12345 * 8 + 1)]
+    have = [policies(pol("10.0.0.1", "10.0.0.2"))[0].replace(index=12345 * 8 + 1)]
     (change,) = plan_policies(policies(pol("10.0.0.1", "10.0.0.2", priority=5)), [], have)
     assert change.action == "update" and change.new.index == 12345 * 8 + 1
 

@@ -41,24 +41,43 @@ def _del_sa(sa):
     return (C.XFRM_MSG_DELSA, M.encode_sa_id(sa.identity, sa.src))
 
 
+def _add_policy(policy):
+    return (C.XFRM_MSG_NEWPOLICY, M.encode_policy(policy))
+
+
+def _set_policy(policy):
+    return (C.XFRM_MSG_UPDPOLICY, M.encode_policy(policy))
+
+
+def _del_policy(policy):
+    return (C.XFRM_MSG_DELPOLICY, M.encode_policy_id(policy.identity))
+
+
+# Each change is one or two steps: (request, (undo, entry)). The undo request is built only
+# when a rollback needs it: a request that succeeds, as nearly all do, costs one encoding.
+
 def _sa_steps(change):
     new, old = change.new, change.old
     if change.action == ADD:
-        return [(_add_sa(new), _del_sa(new))]
+        return [(_add_sa(new), (_del_sa, new))]
     if change.action == UPDATE:
-        return [((C.XFRM_MSG_UPDSA, M.encode_sa(new)), (C.XFRM_MSG_UPDSA, M.encode_sa(old)))]
+        return [((C.XFRM_MSG_UPDSA, M.encode_sa(new)), (_upd_sa, old))]
     if change.action == REPLACE:
-        return [(_del_sa(old), _add_sa(old)), (_add_sa(new), _del_sa(new))]
-    return [(_del_sa(old), _add_sa(old))]
+        return [(_del_sa(old), (_add_sa, old)), (_add_sa(new), (_del_sa, new))]
+    return [(_del_sa(old), (_add_sa, old))]
+
+
+def _upd_sa(sa):
+    return (C.XFRM_MSG_UPDSA, M.encode_sa(sa))
 
 
 def _policy_steps(change):
     new, old = change.new, change.old
     if change.action == ADD:
-        return [((C.XFRM_MSG_NEWPOLICY, M.encode_policy(new)), (C.XFRM_MSG_DELPOLICY, M.encode_policy_id(new.identity)))]
+        return [(_add_policy(new), (_del_policy, new))]
     if change.action in (UPDATE, REPLACE):
-        return [((C.XFRM_MSG_UPDPOLICY, M.encode_policy(new)), (C.XFRM_MSG_UPDPOLICY, M.encode_policy(old)))]
-    return [((C.XFRM_MSG_DELPOLICY, M.encode_policy_id(old.identity)), (C.XFRM_MSG_NEWPOLICY, M.encode_policy(old)))]
+        return [(_set_policy(new), (_set_policy, old))]
+    return [(_del_policy(old), (_add_policy, old))]
 
 
 def _is_gone(request, code):
@@ -67,25 +86,22 @@ def _is_gone(request, code):
 
 
 def _execute(transport, changes, steps_of):
-    steps, labels = [], []
-    for change in changes:
-        for step in steps_of(change):
-            steps.append(step)
-            labels.append(describe(change.entry))
+    steps = [step for change in changes for step in steps_of(change)]
     results = transport.request([do for do, _undo in steps])
     failures, done = [], []
-    for (do, undo), label, (code, message) in zip(steps, labels, results):
+    for (do, undo), (code, message) in zip(steps, results):
         if code == 0:
-            done.append((undo, label))
+            done.append(undo)
         elif not _is_gone(do, code):
-            failures.append((label, explain(code, message)))
+            failures.append((describe(undo[1]), explain(code, message)))
     if not failures:
         return
     rollback_failures = []
-    undo_requests = [undo for undo, _label in reversed(done)]
-    for (undo, label), (code, message) in zip(reversed(done), transport.request(undo_requests) if undo_requests else []):
-        if code and not _is_gone(undo, code):
-            rollback_failures.append((label, explain(code, message)))
+    undo_requests = [make(entry) for make, entry in reversed(done)]
+    for (_make, entry), request, (code, message) in zip(
+            reversed(done), undo_requests, transport.request(undo_requests) if undo_requests else []):
+        if code and not _is_gone(request, code):
+            rollback_failures.append((describe(entry), explain(code, message)))
     raise ApplyError(failures, rollback_failures)
 
 

@@ -91,6 +91,7 @@ USERSA_FLUSH = Layout("struct xfrm_usersa_flush { __u8 proto; }", "B", 1)
 
 _ZERO_ADDR = bytes(16)
 _htons, _ntohs, _htonl, _ntohl = socket.htons, socket.ntohs, socket.htonl, socket.ntohl
+_new_tuple = tuple.__new__  # values decoded by the thousand: the fields are in order already
 
 
 def _addr(address):
@@ -138,16 +139,9 @@ def _selector_from(f):
     fam = family or C.AF_INET
     width = 4 if fam == C.AF_INET else 16
     # the kernel's bytes exactly, host bits included: that is the selector it looks entries up by
-    return Selector(family=family, src=Network(fam, bytes(saddr[:width]), plen_s),
-                    dst=Network(fam, bytes(daddr[:width]), plen_d), proto=proto,
-                    sport=_ntohs(sport), sport_mask=_ntohs(sport_mask), dport=_ntohs(dport),
-                    dport_mask=_ntohs(dport_mask), ifindex=ifindex, user=user)
-
-
-def _lifetime_fields(lft):
-    return (lft.soft_byte_limit, lft.hard_byte_limit, lft.soft_packet_limit, lft.hard_packet_limit,
-            lft.soft_add_expires_seconds, lft.hard_add_expires_seconds,
-            lft.soft_use_expires_seconds, lft.hard_use_expires_seconds)
+    return _new_tuple(Selector, (family, _new_tuple(Network, (fam, saddr[:width], plen_s)),
+                                 _new_tuple(Network, (fam, daddr[:width], plen_d)), proto,
+                                 _ntohs(sport), _ntohs(sport_mask), _ntohs(dport), _ntohs(dport_mask), ifindex, user))
 
 
 def _mark_attr(mark):
@@ -175,7 +169,7 @@ def encode_sa(sa):
     out = [USERSA_INFO.pack(
         *_selector_fields(sa.selector),
         _addr(sa.dst), _htonl(sa.spi), sa.proto,
-        _addr(sa.src), *_lifetime_fields(sa.lifetime),
+        _addr(sa.src), *sa.lifetime,
         0, 0, 0, 0,  # curlft
         0, 0, 0,  # stats
         0, sa.reqid, sa.family, sa.mode, sa.replay_window, sa.flags)]
@@ -267,16 +261,21 @@ def _policy_type_attr(ptype):
     return attr(C.XFRMA_POLICY_TYPE, USERPOLICY_TYPE.pack(ptype, 0, 0)) if ptype else b""
 
 
+def _templates_attr(templates):
+    return attr(C.XFRMA_TMPL, b"".join(_template_bytes(t) for t in templates)) if templates else b""
+
+
+_TEMPLATE_ATTRS = {}
+
+
 def encode_policy(policy):
     """XFRM_MSG_NEWPOLICY / UPDPOLICY payload: xfrm_userpolicy_info, templates and attributes."""
-    out = [USERPOLICY_INFO.pack(*_selector_fields(policy.selector), *_lifetime_fields(policy.lifetime),
-                                0, 0, 0, 0, policy.priority, policy.index, policy.dir, policy.action, policy.flags, 0)]
-    if policy.templates:
-        out.append(attr(C.XFRMA_TMPL, b"".join(_template_bytes(t) for t in policy.templates)))
-    out.append(_policy_type_attr(policy.ptype))
-    out.append(_mark_attr(policy.mark))
-    out.append(_if_id_attr(policy.if_id))
-    return b"".join(out)
+    templates = policy.templates
+    return b"".join((
+        USERPOLICY_INFO.pack(*_selector_fields(policy.selector), *policy.lifetime,
+                             0, 0, 0, 0, policy.priority, policy.index, policy.dir, policy.action, policy.flags, 0),
+        _cached(_TEMPLATE_ATTRS, templates, lambda: _templates_attr(templates)),
+        _policy_type_attr(policy.ptype), _mark_attr(policy.mark), _if_id_attr(policy.if_id)))
 
 
 def encode_policy_id(policy_id):
@@ -330,6 +329,5 @@ def decode_policy(payload):
             mark = Mark(*MARK.unpack_from(value))
         elif kind == C.XFRMA_IF_ID:
             if_id = U32.unpack_from(value)[0]
-    return Policy(selector=selector, dir=direction, action=action, priority=priority, templates=templates, mark=mark,
-                  if_id=if_id, ptype=ptype, flags=flags, lifetime=lft, index=index,
-                  counters={"bytes": cur_bytes, "packets": cur_packets, "add_time": add_time, "use_time": use_time})
+    return Policy(selector, direction, action, priority, templates, mark, if_id, ptype, flags, lft, index,
+                  {"bytes": cur_bytes, "packets": cur_packets, "add_time": add_time, "use_time": use_time})

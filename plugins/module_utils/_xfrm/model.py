@@ -10,10 +10,10 @@ comparisons, so a dumped SA compares equal to the one the user asked for.
 
 from __future__ import annotations
 
-import copy
 import functools
+import operator
 import socket
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .constants import AF_INET, AF_INET6, MANAGED_MAX, MANAGED_MIN, XFRM_INF
 
@@ -29,6 +29,9 @@ class Address(tuple):
 
     def __new__(cls, family, packed):
         return tuple.__new__(cls, (family, packed))
+
+    def __getnewargs__(self):  # copy and pickle
+        return tuple(self)
 
     family = property(lambda self: self[0])
     packed = property(lambda self: self[1])
@@ -60,6 +63,9 @@ class Network(tuple):
     def __new__(cls, family, packed, prefixlen):
         return tuple.__new__(cls, (family, packed, prefixlen))
 
+    def __getnewargs__(self):  # copy and pickle
+        return tuple(self)
+
     family = property(lambda self: self[0])
     packed = property(lambda self: self[1])
     prefixlen = property(lambda self: self[2])
@@ -85,6 +91,7 @@ class Network(tuple):
         return network
 
     @classmethod
+    @functools.lru_cache(maxsize=None)
     def any(cls, family):
         return cls(family, bytes(16 if family == AF_INET6 else 4), 0)
 
@@ -105,8 +112,7 @@ def is_managed_number(value):
     return MANAGED_MIN <= value <= MANAGED_MAX
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     """struct xfrm_mark: packets match when (skb mark & mask) == value."""
 
     value: int = 0
@@ -116,8 +122,7 @@ class Mark:
 NO_MARK = Mark()
 
 
-@dataclass(frozen=True)
-class Lifetime:
+class Lifetime(NamedTuple):
     """struct xfrm_lifetime_cfg; XFRM_INF means no limit."""
 
     soft_byte_limit: int = XFRM_INF
@@ -133,8 +138,7 @@ class Lifetime:
 NO_LIFETIME = Lifetime()
 
 
-@dataclass(frozen=True)
-class Selector:
+class Selector(NamedTuple):
     """struct xfrm_selector. family 0 with no addresses is the empty selector (ip xfrm's default for SAs)."""
 
     family: int = 0
@@ -162,17 +166,18 @@ class Selector:
 EMPTY_SELECTOR = Selector()
 
 
-@dataclass(frozen=True)
-class Algo:
+class Algo(NamedTuple):
     """struct xfrm_algo / xfrm_algo_auth / xfrm_algo_aead: kernel name, key, ICV or truncation bits."""
 
     name: str
-    key: bytes = field(default=b"", repr=False)
+    key: bytes = b""
     bits: int = 0
 
+    def __repr__(self):  # never the key: values end up in tracebacks and -vvv output
+        return "Algo(name=%r, key=<%d bytes>, bits=%d)" % (self.name, len(self.key), self.bits)
 
-@dataclass(frozen=True)
-class Encap:
+
+class Encap(NamedTuple):
     """struct xfrm_encap_tmpl: UDP encapsulation (NAT traversal)."""
 
     type: int
@@ -181,8 +186,7 @@ class Encap:
     oa: object = None  # Address or None
 
 
-@dataclass(frozen=True)
-class SAId:
+class SAId(NamedTuple):
     """What the kernel looks an SA up by: destination, SPI, protocol, mark."""
 
     dst: object
@@ -195,53 +199,7 @@ class SAId:
         return family_of(self.dst)
 
 
-@dataclass(frozen=True)
-class SA:
-    """struct xfrm_usersa_info with its attributes: one security association."""
-
-    src: object
-    dst: object
-    proto: int
-    spi: int
-    mode: int = 0
-    reqid: int = 0
-    enc: Algo = None
-    auth: Algo = None
-    aead: Algo = None
-    comp: Algo = None
-    replay_window: int = 0
-    flags: int = 0
-    lifetime: Lifetime = NO_LIFETIME
-    mark: Mark = NO_MARK
-    if_id: int = 0
-    encap: Encap = None
-    selector: Selector = EMPTY_SELECTOR
-    counters: dict = field(default=None, compare=False, hash=False, repr=False)
-
-    @property
-    def family(self):
-        return family_of(self.dst)
-
-    @functools.cached_property
-    def identity(self):
-        return SAId(self.dst, self.spi, self.proto, self.mark)
-
-    @property
-    def managed(self):
-        return is_managed_number(self.reqid)
-
-    def updatable_from(self, other):
-        """True when `other` becomes this SA by XFRM_MSG_UPDSA.
-
-        The kernel's xfrm_state_update() copies only lifetimes and encapsulation ports
-        into a live SA; keys, algorithms, mode and reqid need a delete and an add.
-        """
-        return self.identity == other.identity and _without(self, "lifetime", "encap") == _without(other, "lifetime", "encap") \
-            and (self.encap is None) == (other.encap is None) and (self.encap is None or self.encap.type == other.encap.type)
-
-
-@dataclass(frozen=True)
-class Template:
+class Template(NamedTuple):
     """struct xfrm_user_tmpl: which SA a policy requires (setkey's proto/mode/src-dst/level)."""
 
     family: int
@@ -258,8 +216,7 @@ class Template:
     calgos: int = 0xFFFFFFFF
 
 
-@dataclass(frozen=True)
-class PolicyId:
+class PolicyId(NamedTuple):
     """What the kernel looks a policy up by (xfrm_policy_bysel_ctx): selector, dir, mark, if_id, type.
 
     Priority is not part of it: a second policy that differs only in priority is the same
@@ -273,39 +230,100 @@ class PolicyId:
     ptype: int = 0
 
 
-@dataclass(frozen=True)
-class Policy:
-    """struct xfrm_userpolicy_info with its templates: one security policy."""
+class _Entry(tuple):
+    """A kernel entry: a tuple of the fields that say how it behaves, plus what rides along.
 
-    selector: Selector
-    dir: int
-    action: int = 0
-    priority: int = 0
-    templates: tuple = ()
-    mark: Mark = NO_MARK
-    if_id: int = 0
-    ptype: int = 0
-    flags: int = 0
-    lifetime: Lifetime = NO_LIFETIME
-    index: int = field(default=0, compare=False)
-    counters: dict = field(default=None, compare=False, hash=False, repr=False)
+    The tuple part is what comparisons and hashes see (at the speed of tuples: plans of
+    tens of thousands of entries compare every one). `identity`, the kernel's `counters`
+    and a policy's `index` are attributes beside it that take no part in equality.
+    Treat values as immutable; `replace` makes a changed copy.
+    """
+
+    FIELDS = ()
+
+    def __repr__(self):
+        return "%s(%s)" % (type(self).__name__, ", ".join("%s=%r" % pair for pair in zip(self.FIELDS, self)))
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), tuple(self), dict(self.__dict__)))
+
+    def replace(self, **changes):
+        """A copy with some fields (or counters, index) changed."""
+        fields = [changes.pop(name, value) for name, value in zip(self.FIELDS, self)]
+        extra = {k: v for k, v in self.__dict__.items() if k != "identity"}
+        extra.update(changes)
+        return type(self)(*fields, **extra)
+
+
+def _rebuild(cls, fields, extra):
+    value = tuple.__new__(cls, fields)
+    value.__dict__.update(extra)
+    return value
+
+
+def _field_properties(cls):
+    for i, name in enumerate(cls.FIELDS):
+        setattr(cls, name, property(operator.itemgetter(i), doc=name))
+    return cls
+
+
+@_field_properties
+class SA(_Entry):
+    """struct xfrm_usersa_info with its attributes: one security association."""
+
+    FIELDS = ("src", "dst", "proto", "spi", "mode", "reqid", "enc", "auth", "aead", "comp", "replay_window", "flags",
+              "lifetime", "mark", "if_id", "encap", "selector")
+
+    def __new__(cls, src, dst, proto, spi, mode=0, reqid=0, enc=None, auth=None, aead=None, comp=None, replay_window=0,
+                flags=0, lifetime=NO_LIFETIME, mark=NO_MARK, if_id=0, encap=None, selector=EMPTY_SELECTOR, counters=None):
+        self = tuple.__new__(cls, (src, dst, proto, spi, mode, reqid, enc, auth, aead, comp, replay_window, flags,
+                                   lifetime, mark, if_id, encap, selector))
+        self.identity = tuple.__new__(SAId, (dst, spi, proto, mark))
+        self.counters = counters
+        return self
+
+    @property
+    def family(self):
+        return family_of(self.dst)
+
+    @property
+    def managed(self):
+        return is_managed_number(self.reqid)
+
+    def updatable_from(self, other):
+        """True when `other` becomes this SA by XFRM_MSG_UPDSA.
+
+        The kernel's xfrm_state_update() copies only lifetimes and encapsulation ports
+        into a live SA; keys, algorithms, mode and reqid need a delete and an add.
+        """
+        return self.identity == other.identity and _without(self, "lifetime", "encap") == _without(other, "lifetime", "encap") \
+            and (self.encap is None) == (other.encap is None) and (self.encap is None or self.encap.type == other.encap.type)
+
+
+@_field_properties
+class Policy(_Entry):
+    """struct xfrm_userpolicy_info with its templates: one security policy.
+
+    `index` is the kernel's (the collection marks its policies by it) and takes no part in comparisons."""
+
+    FIELDS = ("selector", "dir", "action", "priority", "templates", "mark", "if_id", "ptype", "flags", "lifetime")
+
+    def __new__(cls, selector, dir, action=0, priority=0, templates=(), mark=NO_MARK, if_id=0, ptype=0, flags=0,
+                lifetime=NO_LIFETIME, index=0, counters=None):  # pylint: disable=redefined-builtin
+        self = tuple.__new__(cls, (selector, dir, action, priority, templates, mark, if_id, ptype, flags, lifetime))
+        self.identity = tuple.__new__(PolicyId, (selector, dir, mark, if_id, ptype))
+        self.index = index
+        self.counters = counters
+        return self
 
     @property
     def family(self):
         return self.selector.family
 
-    @functools.cached_property
-    def identity(self):
-        return PolicyId(self.selector, self.dir, self.mark, self.if_id, self.ptype)
-
     def with_index(self, index):
-        """This policy with another kernel index (index takes no part in comparisons).
-
-        A copy with one attribute set: dataclasses.replace() re-runs every field's __init__
-        and costs ten times as much, which showed in plans of 10,000 policies."""
-        policy = copy.copy(self)
-        policy.__dict__.pop("identity", None)
-        object.__setattr__(policy, "index", index)
+        """This policy with another kernel index (index takes no part in comparisons)."""
+        policy = tuple.__new__(Policy, self)
+        policy.__dict__.update(self.__dict__, index=index)
         return policy
 
     @property
@@ -314,4 +332,4 @@ class Policy:
 
 
 def _without(value, *names):
-    return tuple(getattr(value, f) for f in value.__dataclass_fields__ if f not in names and f != "counters")
+    return tuple(v for f, v in zip(value.FIELDS, value) if f not in names)

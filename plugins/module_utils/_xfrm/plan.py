@@ -10,7 +10,7 @@ the number of entries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import constants as C
 
@@ -18,8 +18,7 @@ ADD, UPDATE, REPLACE, DELETE = "add", "update", "replace", "delete"
 SA_PROTOS = frozenset(C.XFRM_PROTOS.values())
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One change: add (new), update (old -> new in place), replace (delete old, add new), delete (old)."""
 
     action: str

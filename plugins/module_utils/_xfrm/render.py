@@ -93,7 +93,7 @@ def _algo_dict(algo, bits_name, show_keys):
 
 
 def _lifetime_dict(lft):
-    return {k: getattr(lft, k) for k in lft.__dataclass_fields__ if getattr(lft, k) not in (0, C.XFRM_INF)}
+    return {k: getattr(lft, k) for k in lft._fields if getattr(lft, k) not in (0, C.XFRM_INF)}
 
 
 def _selector_dict(sel):

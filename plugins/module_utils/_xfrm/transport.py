@@ -112,30 +112,40 @@ class Transport:
         before, so the result list says exactly which requests took effect.
         """
         results = [None] * len(messages)
+        pack = NLMSGHDR.pack
+        flags = C.NLM_F_REQUEST | C.NLM_F_ACK
         start = 0
         while start < len(messages):
             chunk, size, seqs = [], 0, {}
-            while start < len(messages) and len(chunk) < BATCH_MESSAGES and size < BATCH_BYTES:
+            while start < len(messages) and len(seqs) < BATCH_MESSAGES and size < BATCH_BYTES:
                 mtype, payload = messages[start]
                 seq = self._next_seq()
-                chunk.append(NLMSGHDR.pack(16 + len(payload), mtype, C.NLM_F_REQUEST | C.NLM_F_ACK, seq, 0) + payload
-                             + bytes(-len(payload) % 4))
+                length = 16 + len(payload)
+                chunk.append(pack(length, mtype, flags, seq, 0))
+                chunk.append(payload)
+                if length % 4:
+                    chunk.append(bytes(-length % 4))
                 seqs[seq] = start
-                size += 16 + len(payload)
+                size += length
                 start += 1
             self.sock.sendto(b"".join(chunk), (0, 0))
             self._collect_acks(seqs, results)
         return results
 
     def _collect_acks(self, seqs, results):
-        pending = len(seqs)
-        while pending:
-            for mtype, _flags, seq, body in self._recv():
-                if mtype != C.NLMSG_ERROR or seq not in seqs:
-                    continue
-                code = -NLMSGERR.unpack_from(body)[0]
-                results[seqs.pop(seq)] = (code, _ext_ack_message(body) if code else "")
-                pending -= 1
+        """Read ACKs (struct nlmsgerr, error 0) and errors until every request of seqs has its answer."""
+        buf, unpack_header, unpack_error = self._buf, NLMSGHDR.unpack_from, NLMSGERR.unpack_from
+        while seqs:
+            n = self.sock.recv_into(buf)
+            offset = 0
+            while offset + 16 <= n:
+                length, mtype, _flags, seq, _pid = unpack_header(buf, offset)
+                if length < 16:
+                    break
+                if mtype == C.NLMSG_ERROR and seq in seqs:
+                    code = -unpack_error(buf, offset + 16)[0]
+                    results[seqs.pop(seq)] = (code, _ext_ack_message(bytes(buf[offset + 16:offset + length]))) if code else _OK
+                offset += (length + 3) & ~3
 
     def _recv(self):
         """Yield (type, flags, seq, body) for each message of one datagram."""
@@ -183,6 +193,9 @@ class Transport:
     def dump_policies(self):
         """Every policy of the namespace's SPD (per-socket policies excluded)."""
         return [p for p in (decode_policy(body) for body in self.dump(C.XFRM_MSG_GETPOLICY)) if p.dir in (0, 1, 2)]
+
+
+_OK = (0, "")
 
 
 def _ext_ack_message(body):

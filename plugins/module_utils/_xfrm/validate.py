@@ -18,7 +18,7 @@ from .model import (
 )
 
 U32 = 0xFFFFFFFF
-LIFETIME_FIELDS = tuple(Lifetime.__dataclass_fields__)
+LIFETIME_FIELDS = Lifetime._fields
 # Counter-mode ciphers take their nonce from the ESP sequence number, which manual keying
 # restarts at 1 after every reboot: the same key then encrypts under reused nonces.
 COUNTER_MODE = ("rfc4106(gcm(aes))", "rfc4309(ccm(aes))", "rfc7539esp(chacha20,poly1305)", "rfc3686(ctr(aes))")
@@ -199,20 +199,22 @@ class Checker:
         dst = self.network(options.get("dst"), path + ".dst")
         if src is None or dst is None:
             return None
-        families = {family_of(n) for n in (src, dst) if n != "any"}
-        if len(families) > 1:
+        if src == "any" and dst == "any":
+            family = default_family or C.AF_INET
+        elif src == "any" or dst == "any":
+            family = (dst if src == "any" else src).family
+        elif src.family != dst.family:
             self.error(path + ".dst", "%s is not of the address family of src %s" % (dst, src))
             return None
-        family = families.pop() if families else (default_family or C.AF_INET)
-        any_net = Network.any(family)
+        else:
+            family = src.family
         proto = self.upper_proto(options.get("proto"), path + ".proto")
         sport = self.number(options.get("sport"), path + ".sport", 0, 0xFFFF)
         dport = self.number(options.get("dport"), path + ".dport", 0, 0xFFFF)
         if (sport or dport) and proto not in PORT_PROTOS:
             self.error(path + (".sport" if sport else ".dport"), "ports need proto tcp, udp, sctp, dccp (or icmp type/code)")
-        return Selector(family=family, src=any_net if src == "any" else src, dst=any_net if dst == "any" else dst,
-                        proto=proto, sport=sport, sport_mask=0xFFFF if sport else 0, dport=dport,
-                        dport_mask=0xFFFF if dport else 0)
+        return Selector(family, Network.any(family) if src == "any" else src, Network.any(family) if dst == "any" else dst,
+                        proto, sport, 0xFFFF if sport else 0, dport, 0xFFFF if dport else 0)
 
     # -- SA ----------------------------------------------------------------------
 
