@@ -9,12 +9,17 @@ Measured for N entries (paired, realistic selectors):
   remove      delete the N managed entries one by one, batched (ipsec_flush scope=managed)
   ip-batch    `ip -batch` of the same entries, and `ip xfrm ... flush` for removal
   ip-each     one `ip xfrm ... add` process per entry (measured at N <= 1,000)
+and, for policies on this host, the same N through Ansible's own layers:
+  module      the module as Ansible runs it on a host: a fresh Python process, AnsibleModule parsing the
+              list, the core above, the JSON result (apply, then no-op)
+  playbook    `ansible-playbook` (local connection) with one task and the list in a vars file (apply, no-op)
 plus controller-side planning of keys/SPIs for a full mesh, and the peak RSS of the bulk path at the largest N.
 Ratios are what matter: machines here are noisy, and the lab runs under TCG.
 """
 
 import argparse
 import collections
+import gc
 import json
 import os
 import pathlib
@@ -29,10 +34,12 @@ ROOT = HERE.parent
 
 try:
     from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply, keys, plan, render, validate
+    from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
     from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import Transport
 except ImportError:  # inside a lab guest: the _xfrm package copied next to this file
     sys.path.insert(0, str(HERE))
     from _xfrm import apply, keys, plan, render, validate  # pylint: disable=import-error
+    from _xfrm.gc_pause import paused_gc  # pylint: disable=import-error
     from _xfrm.transport import Transport  # pylint: disable=import-error
 
 KEY = "0x" + "42" * 32
@@ -63,11 +70,12 @@ def sas(n):
     return out
 
 
-Kind = collections.namedtuple("Kind", "make list_name validate dump plan apply ip_line ip_word")
+Kind = collections.namedtuple("Kind", "make list_name validate dump plan apply ip_line ip_word module")
 KINDS = {
     "policy": Kind(policies, "policies", validate.validate_policies, "dump_policies", plan.plan_policies,
-                   apply.apply_policies, render.ip_policy_line, "policy"),
-    "sa": Kind(sas, "sas", validate.validate_sas, "dump_sas", plan.plan_sas, apply.apply_sas, render.ip_sa_line, "state"),
+                   apply.apply_policies, render.ip_policy_line, "policy", "ipsec_policy"),
+    "sa": Kind(sas, "sas", validate.validate_sas, "dump_sas", plan.plan_sas, apply.apply_sas, render.ip_sa_line, "state",
+               "ipsec_sa"),
 }
 
 
@@ -75,12 +83,51 @@ def bulk(kind, entries, netns, exclusive=False):
     """The module path: validate, dump, plan, apply. Returns (seconds, number of changes)."""
     spec = KINDS[kind]
     start = time.perf_counter()
-    want, absent, _warnings = spec.validate({spec.list_name: entries})
-    with Transport(netns) as transport:
-        changes = spec.plan(want, absent, getattr(transport, spec.dump)(), exclusive)
-        if changes:
-            spec.apply(transport, changes)
-    return time.perf_counter() - start, len(changes)
+    with paused_gc():  # as the modules do (plugins/modules/ipsec_*.py)
+        want, absent, _warnings = spec.validate({spec.list_name: entries})
+        with Transport(netns) as transport:
+            changes = spec.plan(want, absent, getattr(transport, spec.dump)(), exclusive)
+            if changes:
+                spec.apply(transport, changes)
+    elapsed = time.perf_counter() - start
+    gc.collect()  # the collection the modules leave to the end of their process
+    return elapsed, len(changes)
+
+
+def module_run(kind, entries, netns, workdir):
+    """The module as Ansible runs it on a host (AnsiballZ without the zip): a fresh Python, AnsibleModule
+    parsing the arguments, the core, the JSON result. Returns (seconds, changed, summary)."""
+    spec = KINDS[kind]
+    args = pathlib.Path(workdir) / "args.json"
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {spec.list_name: entries, "netns": netns}}))
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "ansible_collections.xfrm.ipsec.plugins.modules." + spec.module, str(args)],
+                          capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    result = json.loads(proc.stdout)
+    if result.get("failed"):
+        raise RuntimeError("%s failed: %s" % (spec.module, result.get("msg")))
+    return elapsed, result["changed"], result["summary"]
+
+
+def playbook_run(kind, entries, netns, workdir):
+    """ansible-playbook, local connection, one task given the list from a vars file. Returns (seconds, changed count)."""
+    spec = KINDS[kind]
+    work = pathlib.Path(workdir)
+    (work / "vars.json").write_text(json.dumps({"entries": entries}))
+    (work / "play.yml").write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - xfrm.ipsec.%s:\n        %s: \"{{ entries }}\"\n"
+        "        netns: %s\n" % (spec.module, spec.list_name, netns))
+    playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
+    start = time.perf_counter()
+    proc = subprocess.run([str(playbook), "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
+                           "-e", "@" + str(work / "vars.json"), str(work / "play.yml")],
+                          capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    recap = [line for line in proc.stdout.splitlines() if line.startswith("localhost")]
+    if proc.returncode or not recap:
+        raise RuntimeError("ansible-playbook failed: %s %s" % (proc.stdout[-2000:], proc.stderr[-2000:]))
+    return elapsed, int(recap[-1].split("changed=")[1].split()[0])
 
 
 def ip(netns, *args, **kw):
@@ -88,7 +135,7 @@ def ip(netns, *args, **kw):
     return subprocess.run(prefix + list(args), check=True, capture_output=True, **kw)
 
 
-def measure(kind, n, netns, per_entry_max):
+def measure(kind, n, netns, per_entry_max, ansible_layers=False):
     """Every method for one kind and N, in a clean table each time."""
     spec = KINDS[kind]
     entries = spec.make(n)
@@ -124,6 +171,18 @@ def measure(kind, n, netns, per_entry_max):
             ip(netns, *shlex.split(line))
         row["ip_each"] = time.perf_counter() - start
         flush()
+    if ansible_layers:
+        with tempfile.TemporaryDirectory() as work:
+            row["module"], changed, summary = module_run(kind, entries, netns, work)
+            assert changed and summary["add"] == n, summary
+            row["module_noop"], changed, _summary = module_run(kind, entries, netns, work)
+            assert not changed
+            flush()
+            row["playbook"], changed = playbook_run(kind, entries, netns, work)
+            assert changed == 1
+            row["playbook_noop"], changed = playbook_run(kind, entries, netns, work)
+            assert changed == 0
+            flush()
     return row
 
 
@@ -145,6 +204,20 @@ def mesh_planning(hosts_count):
             "sas_per_host": len(plan_all["h0000"]["sas"])}
 
 
+def cpu_probe():
+    """Seconds for a fixed piece of pure-Python work (validating 2,000 SAs, best of 3): run on the host and in the
+    guest, the quotient is how much slower the guest's CPU (TCG) is, to read the guest's figures by."""
+    entries = sas(2000)
+    best = None
+    for _ in range(3):
+        start = time.perf_counter()
+        with paused_gc():
+            validate.validate_sas({"sas": entries})
+        elapsed = time.perf_counter() - start
+        best = elapsed if best is None else min(best, elapsed)
+    return best
+
+
 def run_inner(args):
     """Measure here (this host's netns, or a lab guest's own namespace) and print JSON rows.
 
@@ -158,10 +231,10 @@ def run_inner(args):
     bulk(args.kind, [], args.netns, exclusive=True)
     rows = []
     for n in args.n:
-        rows.append(measure(args.kind, n, args.netns, args.per_entry_max))
+        rows.append(measure(args.kind, n, args.netns, args.per_entry_max, args.ansible_layers))
         print("  %s N=%d done" % (args.kind, n), file=sys.stderr, flush=True)
     result = {"rows": rows, "peak_rss_kib": peak_rss(args.kind, max(args.n), args.netns), "max_n": max(args.n),
-              "startup": startup}
+              "startup": startup, "cpu_probe": cpu_probe()}
     print(json.dumps(result))
 
 
@@ -172,6 +245,7 @@ def main():
     parser.add_argument("--netns")
     parser.add_argument("--n", type=int, nargs="+", default=[100, 1000, 10000])
     parser.add_argument("--per-entry-max", type=int, default=1000)
+    parser.add_argument("--ansible-layers", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mesh-hosts", type=int, default=1000)
     parser.add_argument("--lab", action="store_true", help="also measure SAs in a lab guest (boots `pair`)")
     parser.add_argument("--out", default=str(ROOT / "docs"))
@@ -195,7 +269,7 @@ def host_policies(args):
     netns = "xfrm-bench-%d" % os.getpid()
     subprocess.run(["ip", "netns", "add", netns], check=True)
     try:
-        cmd = [sys.executable, str(HERE / "bench.py"), "--inner", "--kind", "policy", "--netns", netns,
+        cmd = [sys.executable, str(HERE / "bench.py"), "--inner", "--kind", "policy", "--netns", netns, "--ansible-layers",
                "--per-entry-max", str(args.per_entry_max), "--n"] + [str(n) for n in args.n]
         return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     finally:

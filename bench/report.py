@@ -13,7 +13,10 @@ def _fmt(value):
 
 
 def _ratio(a, b):
-    return "-" if a is None or b is None or a == 0 else "%.1fx" % (b / a)
+    """b / a, e.g. "2.5x"."""
+    if a is None or b is None or a == 0:
+        return "-"
+    return "%.1fx" % (b / a) if b / a < 100 else "%.0fx" % (b / a)
 
 
 def _table(kind, data):
@@ -33,6 +36,35 @@ def _table(kind, data):
     return "\n".join(lines)
 
 
+LAYERS = [("bulk", "core (in-process)"), ("module", "module process"), ("module_noop", "module process, no-op"),
+          ("playbook", "ansible-playbook"), ("playbook_noop", "ansible-playbook, no-op"), ("ip_batch", "ip -batch")]
+
+
+def _layers_table(data):
+    """The same N through Ansible's own layers, against ip -batch; and what each layer adds per entry."""
+    rows = [r for r in data["rows"] if r.get("module") is not None]
+    if not rows:
+        return None
+    lines = ["| N | " + " | ".join(label for _m, label in LAYERS) + " | module / ip -batch | playbook / ip -batch |",
+             "|---" * (len(LAYERS) + 3) + "|"]
+    for row in rows:
+        lines.append("| %d | %s | %s | %s |" % (row["n"], " | ".join(_fmt(row.get(m)) for m, _label in LAYERS),
+                                                _ratio(row["ip_batch"], row["module"]), _ratio(row["ip_batch"], row["playbook"])))
+    lo, hi = rows[0], rows[-1]
+    span = hi["n"] - lo["n"]
+    if span > 0:
+        def per_entry(key):
+            return 1e6 * (hi[key] - lo[key]) / span
+        lines += ["", "What each layer costs per entry (slope between N=%d and N=%d, applying): the core %.0f µs; "
+                  "the module process %.0f µs, of which %.0f µs are ansible-core's (AnsibleModule checking every "
+                  "list element against the argument spec, copying the arguments, masking no_log values in the "
+                  "result and echoing the arguments back); the controller %.0f µs more (reading the vars file, "
+                  "templating the task arguments, building AnsiballZ, reading the result); `ip -batch` %.0f µs." % (
+                      lo["n"], hi["n"], per_entry("bulk"), per_entry("module"), per_entry("module") - per_entry("bulk"),
+                      per_entry("playbook") - per_entry("module"), per_entry("ip_batch"))]
+    return "\n".join(lines)
+
+
 def _plot(results, path):
     try:
         import matplotlib  # pylint: disable=import-outside-toplevel
@@ -44,7 +76,7 @@ def _plot(results, path):
     fig, axes = plt.subplots(1, len(kinds), figsize=(6 * len(kinds), 4.5), squeeze=False)
     for ax, kind in zip(axes[0], kinds):
         rows = results[kind]["rows"]
-        for method, label in METHODS:
+        for method, label in METHODS + [m for m in LAYERS if m[0] in ("module", "playbook")]:
             points = [(r["n"], r[method]) for r in rows if r.get(method) is not None]
             if points:
                 ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
@@ -76,10 +108,24 @@ def _targets(results):
                 label, mid["ip_each"] / mid["bulk"], verdict(mid["ip_each"] >= 30 * mid["bulk"])))
         out.append("- %s, no-op re-run of N=%d: %.2f s (target < 0.5 s%s: %s)" % (
             label, top["n"], top["noop"], ", under TCG" if kind == "sa" else "", verdict(top["noop"] < 0.5)))
+        slowdown = _tcg_slowdown(results) if kind == "sa" else None
+        if slowdown:
+            out.append("  (the guest's CPU ran a fixed piece of Python %.1fx slower than this host's: %.2f s on this "
+                       "host's CPU, by that factor)" % (slowdown, top["noop"] / slowdown))
         if mid:
             out.append("- %s, growth from N=1,000 to N=%d: %.1fx the time for %dx the entries (linear: ~%d)" % (
                 label, top["n"], top["bulk"] / mid["bulk"], top["n"] // 1000, top["n"] // 1000))
+        if top.get("module") is not None:
+            out.append("- %s through Ansible at N=%d: module process %.2f s (ip -batch is %.1fx faster), "
+                       "ansible-playbook %.1f s (%.0fx); see \"Through Ansible\" for where that time goes" % (
+                           label, top["n"], top["module"], top["module"] / top["ip_batch"], top["playbook"],
+                           top["playbook"] / top["ip_batch"]))
     return out
+
+
+def _tcg_slowdown(results):
+    host, guest = results.get("policy", {}).get("cpu_probe"), results.get("sa", {}).get("cpu_probe")
+    return guest / host if host and guest else None
 
 
 def write_report(results, out):
@@ -96,13 +142,30 @@ def write_report(results, out):
              "with every ACK checked). *no-op re-run*: the same request again (dump, compare, `changed=0`). "
              "*remove managed*: deleting the N managed entries (what `ipsec_flush` and `exclusive` do). "
              "*ip -batch*: the same entries from a file; *ip xfrm flush*: the kernel's flush; *ip per entry*: one `ip` "
-             "process per entry (measured up to N = 1,000). Running a module through `ansible-playbook` adds a "
-             "constant of about 1-2 s (AnsiballZ, Python start-up), independent of N.", ""]
+             "process per entry (measured up to N = 1,000). What Ansible itself adds on top of the core, which grows "
+             "with N as well, is measured in its own table below.", ""]
     if plotted:
         parts += ["![time against N, log-log](performance.png)", ""]
     for kind, title in (("policy", "Policies (this host, network namespace)"), ("sa", "SAs (lab guest, kernel with esp4)")):
         if kind in results:
             parts += ["## " + title, "", _table(kind, results[kind]), ""]
+    layers = _layers_table(results["policy"]) if "policy" in results else None
+    if layers:
+        parts += ["## Through Ansible (policies, this host)", "",
+                  "The same lists as a user runs them: *module process* is the module file run the way AnsiballZ "
+                  "runs it on a host (a fresh Python, `AnsibleModule` parsing the arguments, the core, the JSON "
+                  "result); *ansible-playbook* is one task with the list in a vars file, local connection. "
+                  "Apply into an empty table, then the same again (no-op, `changed=0`).", "", layers, "",
+                  "How to read it: the collection's own work is the *core* column, and it beats `ip -batch`. "
+                  "What makes a task of thousands of entries take seconds is ansible-core's work per list element, "
+                  "on the host (AnsibleModule) and more so on the controller. A module cannot skip the host part "
+                  "without giving up Ansible's checking of the nested options and, worse, its masking of the nested "
+                  "`no_log` keys before it logs the invocation (declaring the lists without suboptions was measured: "
+                  "it saves under half of the module process and none of the controller's time; not done). "
+                  "What does help is giving a task fewer, smaller elements: the roles hand each host what it needs, "
+                  "not the fleet's lists. `ANSIBLE_DEBUG=1 ansible-playbook ...` shows the controller's steps with "
+                  "timestamps: for 10,000 policies, reading the vars file, templating the arguments and reading "
+                  "the 3.7 MB result (which echoes the arguments back) each took seconds.", ""]
     parts += ["## Against the targets", ""] + _targets(results) + [""]
     parts += ["## Keys and SPIs for a full mesh (controller)", "",
               "`keys.plan_mesh` for %d hosts (every pair, both directions: %d SAs per host, HKDF-SHA256 per key and "

@@ -14,7 +14,7 @@ Every host computes the whole group the same way, whatever the host order.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import hmac
 
 from .constants import MANAGED_MIN
@@ -26,13 +26,19 @@ AUTH_ALGORITHM, AUTH_BYTES, AUTH_TRUNC = "hmac(sha256)", 32, 128
 
 def hkdf_sha256(ikm, info, length, salt=b""):
     """RFC 5869 extract-and-expand."""
-    prk = hmac.new(salt or bytes(32), ikm, hashlib.sha256).digest()
+    prk = _extract(salt or bytes(32), ikm)
     out, block, counter = b"", b"", 1
     while len(out) < length:
-        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
+        block = hmac.digest(prk, block + info + bytes([counter]), "sha256")
         out += block
         counter += 1
     return out[:length]
+
+
+@functools.lru_cache(maxsize=16)
+def _extract(salt, ikm):
+    """HKDF-Extract: the same for every key of a group (one master secret), so computed once."""
+    return hmac.digest(salt, ikm, "sha256")
 
 
 def pair_name(a, b):

@@ -155,13 +155,27 @@ def _if_id_attr(if_id):
 # -- SA ----------------------------------------------------------------------
 
 def _algo_attr(kind, algo):
-    name = algo.name.encode("ascii")
-    bits = len(algo.key) * 8
+    key = algo.key
+    length = len(key)
+    header = _ALGO_HEADERS.get((kind, algo.name, length, algo.bits))
+    if header is None:
+        header = _ALGO_HEADERS[(kind, algo.name, length, algo.bits)] = _algo_header(kind, algo.name, length, algo.bits)
+    return header + key + bytes(-length % 4)
+
+
+def _algo_header(kind, name, key_length, bits):
+    """The netlink attribute header and the struct before the key: the same for every key of one algorithm."""
+    name, key_bits = name.encode("ascii"), key_length * 8
     if kind == C.XFRMA_ALG_AUTH_TRUNC:
-        return attr(kind, ALGO_AUTH.pack(name, bits, algo.bits) + algo.key)
-    if kind == C.XFRMA_ALG_AEAD:
-        return attr(kind, ALGO_AEAD.pack(name, bits, algo.bits) + algo.key)
-    return attr(kind, ALGO.pack(name, bits) + algo.key)
+        head = ALGO_AUTH.pack(name, key_bits, bits)
+    elif kind == C.XFRMA_ALG_AEAD:
+        head = ALGO_AEAD.pack(name, key_bits, bits)
+    else:
+        head = ALGO.pack(name, key_bits)
+    return NLATTR.pack(4 + len(head) + key_length, kind) + head
+
+
+_ALGO_HEADERS = {}
 
 
 def encode_sa(sa):
@@ -203,14 +217,21 @@ def encode_flush_sa(proto=0):
 
 
 def _decode_algo(kind, payload):
+    size = ALGO_AUTH.size if kind in (C.XFRMA_ALG_AUTH_TRUNC, C.XFRMA_ALG_AEAD) else ALGO.size
+    name, bits, extra = _cached(_ALGO_FIELDS, (kind, bytes(payload[:size])), lambda: _algo_fields(kind, payload))
+    return _new_tuple(Algo, (name, bytes(payload[size:size + (bits + 7) // 8]), extra))
+
+
+def _algo_fields(kind, payload):
+    """(name, key bits, ICV/truncation bits) of an algorithm attribute: the same for every SA of one algorithm."""
     if kind in (C.XFRMA_ALG_AUTH_TRUNC, C.XFRMA_ALG_AEAD):
         name, bits, extra = ALGO_AUTH.unpack_from(payload)
-        key = payload[ALGO_AUTH.size:ALGO_AUTH.size + (bits + 7) // 8]
     else:
-        name, bits = ALGO.unpack_from(payload)
-        extra = 0
-        key = payload[ALGO.size:ALGO.size + (bits + 7) // 8]
-    return Algo(name.split(b"\0", 1)[0].decode("ascii"), bytes(key), extra)
+        (name, bits), extra = ALGO.unpack_from(payload), 0
+    return name.split(b"\0", 1)[0].decode("ascii"), bits, extra
+
+
+_ALGO_FIELDS = {}
 
 
 def decode_sa(payload):
@@ -218,7 +239,7 @@ def decode_sa(payload):
     f = USERSA_INFO.unpack_from(payload)
     selector = _selector_from(f[0:12])
     daddr, spi, proto, saddr = f[12:16]
-    lft = Lifetime(*f[16:24])
+    lft = _cached(_LIFETIMES, f[16:24], lambda: Lifetime(*f[16:24]))
     cur_bytes, cur_packets, add_time, use_time = f[24:28]
     replay_window_stat, replay, integrity_failed = f[28:31]
     _seq, reqid, family, mode, replay_window, flags = f[31:37]
@@ -240,14 +261,12 @@ def decode_sa(payload):
     if auth is None and C.XFRMA_ALG_AUTH in algos:
         # plain xfrm_algo (ip xfrm "auth"): the kernel's default truncation applies
         auth = algos[C.XFRMA_ALG_AUTH]
-    return SA(
-        src=_unaddr(saddr, family), dst=_unaddr(daddr, family), proto=proto, spi=_ntohl(spi), mode=mode, reqid=reqid,
-        enc=algos.get(C.XFRMA_ALG_CRYPT), auth=auth, aead=algos.get(C.XFRMA_ALG_AEAD), comp=algos.get(C.XFRMA_ALG_COMP),
-        replay_window=replay_window, flags=flags, lifetime=lft, mark=mark, if_id=if_id, encap=encap,
-        selector=EMPTY_SELECTOR if selector.matches_all else selector,
-        counters={"bytes": cur_bytes, "packets": cur_packets, "add_time": add_time, "use_time": use_time,
-                  "replay_window": replay_window_stat, "replay": replay, "integrity_failed": integrity_failed},
-    )
+    return SA(  # positional, in SA.FIELDS order: dumps are decoded by the thousand
+        _unaddr(saddr, family), _unaddr(daddr, family), proto, _ntohl(spi), mode, reqid,
+        algos.get(C.XFRMA_ALG_CRYPT), auth, algos.get(C.XFRMA_ALG_AEAD), algos.get(C.XFRMA_ALG_COMP),
+        replay_window, flags, lft, mark, if_id, encap, EMPTY_SELECTOR if selector.matches_all else selector,
+        {"bytes": cur_bytes, "packets": cur_packets, "add_time": add_time, "use_time": use_time,
+         "replay_window": replay_window_stat, "replay": replay, "integrity_failed": integrity_failed})
 
 
 # -- policy ------------------------------------------------------------------

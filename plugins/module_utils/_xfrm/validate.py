@@ -22,6 +22,7 @@ LIFETIME_FIELDS = Lifetime._fields
 # Counter-mode ciphers take their nonce from the ESP sequence number, which manual keying
 # restarts at 1 after every reboot: the same key then encrypts under reused nonces.
 COUNTER_MODE = ("rfc4106(gcm(aes))", "rfc4309(ccm(aes))", "rfc7539esp(chacha20,poly1305)", "rfc3686(ctr(aes))")
+MODES = {k: C.XFRM_MODES[k] for k in ("transport", "tunnel", "beet")}
 PORT_PROTOS = (6, 17, 132, 33, 1, 58)  # tcp udp sctp dccp, icmp/icmpv6 (type and code)
 MAX_DEPTH = 6  # XFRM_MAX_DEPTH: templates per policy
 # iproute2's table (ip/xfrm_state.c): protocol -> (algorithm options it takes, one of which it needs, message)
@@ -238,16 +239,15 @@ class Checker:
             self.error(path + ".src", "required")
         src = self.address(options.get("src"), path + ".src", family_of(dst) if dst is not None else None)
         mode_name = str(options.get("mode") or "transport").lower()
-        mode = self.choice(mode_name, path + ".mode", {k: C.XFRM_MODES[k] for k in ("transport", "tunnel", "beet")}, 0)
+        mode = self.choice(mode_name, path + ".mode", MODES, 0)
         reqid = self.number(options.get("reqid"), path + ".reqid", default=C.MANAGED_MIN)
         if not is_managed_number(reqid):
             self.warnings.append("%s: %d is outside the managed range 0x%x-0x%x: exclusive and ipsec_flush scope=managed "
                                  "will not see this SA" % ((path + ".reqid").lstrip("."), reqid, C.MANAGED_MIN, C.MANAGED_MAX))
-        enc = self.algo("enc", options.get("enc"), path + ".enc")
-        auth = self.algo("auth", options.get("auth"), path + ".auth")
-        aead = self.algo("aead", options.get("aead"), path + ".aead")
-        comp = self.algo("comp", options.get("comp"), path + ".comp")
-        self._sa_combination(path, proto_name, mode_name, options)
+        given = [k for k in ("enc", "auth", "aead", "comp") if options.get(k)]
+        enc, auth, aead, comp = [self.algo(k, options[k], "%s.%s" % (path, k)) if k in given else None
+                                 for k in ("enc", "auth", "aead", "comp")]
+        self._sa_combination(path, proto_name, mode_name, given)
         replay_window = self.number(options.get("replay_window"), path + ".replay_window", 0, 32)
         flags = 0
         for i, flag in enumerate(options.get("flags") or ()):
@@ -275,10 +275,9 @@ class Checker:
                   replay_window=replay_window, flags=flags, lifetime=self.lifetime(options.get("lifetime"), path + ".lifetime"),
                   mark=mark, if_id=self.number(options.get("if_id"), path + ".if_id"), encap=encap, selector=selector)
 
-    def _sa_combination(self, path, proto, mode, options):
+    def _sa_combination(self, path, proto, mode, given):
         """iproute2's table: ESP needs enc or aead, AH only auth, COMP only comp, BEET only ESP."""
         allowed, needed, takes = SA_ALGORITHMS.get(proto, ((), (), ""))
-        given = [k for k in ("enc", "auth", "aead", "comp") if options.get(k)]
         for k in given:
             if k not in allowed:
                 self.error("%s.%s" % (path, k), takes)
@@ -352,7 +351,7 @@ class Checker:
     def template(self, options, path, selector, direction):
         proto = self.choice(options.get("proto") or "esp", path + ".proto", C.XFRM_PROTOS, 50)
         mode_name = str(options.get("mode") or "transport").lower()
-        mode = self.choice(mode_name, path + ".mode", {k: C.XFRM_MODES[k] for k in ("transport", "tunnel", "beet")}, 0)
+        mode = self.choice(mode_name, path + ".mode", MODES, 0)
         src = self.address(options.get("src"), path + ".src")
         dst = self.address(options.get("dst"), path + ".dst", family_of(src) if src is not None else None)
         if mode_name in ("tunnel", "beet") and (src is None or dst is None):
