@@ -4,11 +4,12 @@
     bench/run --quick         N=100 only, no lab, output to a temp dir (what the test suite runs)
 
 Measured for N entries (paired, realistic selectors):
-  bulk        validate -> one socket: dump -> plan -> batched apply (the modules' path, in-process)
+  bulk        validate -> one socket: dump -> plan -> report -> batched apply (the modules' path, in-process)
   noop        the same request again: dump, compare, nothing to send (changed=0)
   remove      delete the N managed entries one by one, batched (ipsec_flush scope=managed)
   ip-batch    `ip -batch` of the same entries, and `ip xfrm ... flush` for removal
   ip-each     one `ip xfrm ... add` process per entry (measured at N <= 1,000)
+  kernel      the kernel's own share, which every method pays: the adds as requests encoded beforehand
 and, for policies on this host, the same N through Ansible's own layers:
   module      the module as Ansible runs it on a host: a fresh Python process, AnsibleModule parsing the
               list, the core above, the JSON result (apply, then no-op)
@@ -33,12 +34,14 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 try:
-    from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply, keys, plan, render, validate
+    from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply, keys, messages, plan, render, validate
+    from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
     from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
     from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import Transport
 except ImportError:  # inside a lab guest: the _xfrm package copied next to this file
     sys.path.insert(0, str(HERE))
-    from _xfrm import apply, keys, plan, render, validate  # pylint: disable=import-error
+    from _xfrm import apply, keys, messages, plan, render, validate  # pylint: disable=import-error
+    from _xfrm import constants as C  # pylint: disable=import-error
     from _xfrm.gc_pause import paused_gc  # pylint: disable=import-error
     from _xfrm.transport import Transport  # pylint: disable=import-error
 
@@ -87,11 +90,27 @@ def bulk(kind, entries, netns, exclusive=False):
         want, absent, _warnings = spec.validate({spec.list_name: entries})
         with Transport(netns) as transport:
             changes = spec.plan(want, absent, getattr(transport, spec.dump)(), exclusive)
+            render.plan_report(changes)  # the module's result: one line per change
             if changes:
                 spec.apply(transport, changes)
     elapsed = time.perf_counter() - start
     gc.collect()  # the collection the modules leave to the end of their process
     return elapsed, len(changes)
+
+
+def kernel_share(kind, entries, netns):
+    """The kernel's own share of an apply, which every method pays: the same adds as requests encoded beforehand,
+    sent in batches over one socket, every ACK read. Returns seconds; leaves the entries in place."""
+    spec = KINDS[kind]
+    encode, mtype = {"policy": (messages.encode_policy, C.XFRM_MSG_NEWPOLICY), "sa": (messages.encode_sa, C.XFRM_MSG_NEWSA)}[kind]
+    requests = [(mtype, encode(value)) for value in spec.validate({spec.list_name: entries})[0]]
+    with Transport(netns) as transport:
+        start = time.perf_counter()
+        results = transport.request(requests)
+        elapsed = time.perf_counter() - start
+    failed = [message for code, message in results if code]
+    assert not failed, failed[:3]
+    return elapsed
 
 
 def module_run(kind, entries, netns, workdir):
@@ -165,6 +184,8 @@ def measure(kind, n, netns, per_entry_max, ansible_layers=False):
         row["ip_flush"] = time.perf_counter() - start
     finally:
         os.unlink(batch)
+    row["kernel"] = kernel_share(kind, entries, netns)
+    flush()
     if n <= per_entry_max:
         start = time.perf_counter()
         for line in lines:

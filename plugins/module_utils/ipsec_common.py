@@ -16,7 +16,7 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply as x
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import plan as xplan
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import render
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import validate as xvalidate
-from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.render import describe, entry_dict
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.render import entry_dict, plan_diff, plan_report
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import Transport, XfrmError
 
 KINDS = {
@@ -46,33 +46,6 @@ def read(module, transport, what):
     return None
 
 
-def report(changes):
-    """The result keys that describe a plan: actions (one line each) and counts by action."""
-    summary = {action: 0 for action in (xplan.ADD, xplan.UPDATE, xplan.REPLACE, xplan.DELETE)}
-    actions = []
-    for change in changes:
-        summary[change.action] += 1
-        actions.append({"action": change.action, "entry": describe(change.entry)})
-    return dict(changed=bool(changes), actions=actions, summary=summary)
-
-
-def diff(changes):
-    """before/after of the entries a plan touches, keys as fingerprints."""
-    before, after = {}, {}
-    for change in changes:
-        label = describe(change.entry)
-        if change.old is not None:
-            before[label] = _without_counters(entry_dict(change.old))
-        if change.new is not None:
-            after[label] = _without_counters(entry_dict(change.new))
-    return {"before": before, "after": after}
-
-
-def _without_counters(entry):
-    entry.pop("counters", None)
-    return entry
-
-
 def run_entries(module, kind):
     """ipsec_sa / ipsec_policy: validate everything, read the kernel, plan, report, apply unless check mode."""
     validate, what, plan, apply = KINDS[kind]
@@ -86,9 +59,9 @@ def run_entries(module, kind):
     with transport:
         have = read(module, transport, what)
         changes = plan(want, absent, have, module.params["exclusive"])
-        result = report(changes)
+        result = plan_report(changes)
         if module._diff:
-            result["diff"] = diff(changes)
+            result["diff"] = plan_diff(changes)
         if changes and not module.check_mode:
             try:
                 apply(transport, changes)
@@ -115,7 +88,7 @@ def flush(module):
         result = dict(changed=bool(policies or sas),
                       removed={"sas": [entry_dict(sa) for sa in sas], "policies": [entry_dict(p) for p in policies]})
         if module._diff:
-            result["diff"] = diff([xplan.Change(xplan.DELETE, old=e) for e in policies + sas])
+            result["diff"] = plan_diff([xplan.Change(xplan.DELETE, old=e) for e in policies + sas])
         if module.check_mode or not result["changed"]:
             module.exit_json(**result)
         try:

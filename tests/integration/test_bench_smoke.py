@@ -18,7 +18,7 @@ def test_bench_quick_run_writes_a_report_with_every_method(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = (tmp_path / "performance.md").read_text()
     core, layers = [[c.strip() for c in line.strip("|").split("|")] for line in report.splitlines() if line.startswith("| 100 |")]
-    assert len(core) == 10 and "-" not in core[1:7], core
+    assert len(core) == 11 and "-" not in core[1:8], core
     assert len(layers) == 9 and "-" not in layers, "module and ansible-playbook runs of the same list: %s" % layers
     assert (tmp_path / "performance.png").stat().st_size > 10000
     assert "Peak RSS" in report and "keys.plan_mesh" in report

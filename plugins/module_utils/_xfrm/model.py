@@ -2,10 +2,13 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Typed, normalised values for what the kernel holds: SAs, policies and their parts.
 
-Values are frozen and hashable. Two values that the kernel would treat as the same entry
-have the same `identity`; two values that would behave the same compare equal. Kernel
-counters (bytes, packets, add time) travel along in `counters` and never take part in
-comparisons, so a dumped SA compares equal to the one the user asked for.
+Values are tuples: immutable, hashable, and compared at the speed of tuples, which matters
+when a request of 10,000 entries is compared with a dump of 10,000 (frozen dataclasses and
+ipaddress objects were most of the time of such a plan). Two values that the kernel would
+treat as the same entry have the same `identity`; two values that would behave the same
+compare equal. Kernel counters (bytes, packets, add time) and a policy's kernel index travel
+along as attributes and never take part in comparisons, so a dumped SA compares equal to
+the one the user asked for.
 """
 
 from __future__ import annotations

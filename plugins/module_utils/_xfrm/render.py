@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 
 from . import constants as C
+from .plan import ADD, DELETE, REPLACE, UPDATE
 
 _NAMES = {"dir": {v: k for k, v in C.XFRM_POLICY_DIRS.items()},
           "action": {v: k for k, v in C.XFRM_POLICY_ACTIONS.items()},
@@ -284,3 +285,32 @@ def ip_policy_line(policy, verb="add"):
             words += ["spi", "0x%08x" % t.spi]
         words += ["mode", name("mode", t.mode), "reqid", str(t.reqid), "level", "use" if t.optional else "required"]
     return " ".join(words)
+
+
+# -- plans as module results ---------------------------------------------------
+
+def plan_report(changes):
+    """The result keys that describe a plan: actions (one line each) and counts by action."""
+    summary = {action: 0 for action in (ADD, UPDATE, REPLACE, DELETE)}
+    actions = []
+    for change in changes:
+        summary[change.action] += 1
+        actions.append({"action": change.action, "entry": describe(change.entry)})
+    return dict(changed=bool(changes), actions=actions, summary=summary)
+
+
+def plan_diff(changes):
+    """before/after of the entries a plan touches, keys as fingerprints."""
+    before, after = {}, {}
+    for change in changes:
+        label = describe(change.entry)
+        if change.old is not None:
+            before[label] = _without_counters(entry_dict(change.old))
+        if change.new is not None:
+            after[label] = _without_counters(entry_dict(change.new))
+    return {"before": before, "after": after}
+
+
+def _without_counters(entry):
+    entry.pop("counters", None)
+    return entry
