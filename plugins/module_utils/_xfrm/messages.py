@@ -126,10 +126,15 @@ def iter_attrs(data, offset):
 # -- selector, lifetime ------------------------------------------------------
 
 def _selector_fields(sel):
+    if sel is EMPTY_SELECTOR:
+        return _EMPTY_SELECTOR_FIELDS
     return (_addr(sel.dst), _addr(sel.src),
             _htons(sel.dport), _htons(sel.dport_mask), _htons(sel.sport), _htons(sel.sport_mask),
             sel.family, sel.dst.prefixlen if sel.dst is not None else 0,
             sel.src.prefixlen if sel.src is not None else 0, sel.proto, sel.ifindex, sel.user)
+
+
+_EMPTY_SELECTOR_FIELDS = (_ZERO_ADDR, _ZERO_ADDR, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 
 def _selector_from(f):

@@ -23,6 +23,8 @@ LIFETIME_FIELDS = Lifetime._fields
 # restarts at 1 after every reboot: the same key then encrypts under reused nonces.
 COUNTER_MODE = ("rfc4106(gcm(aes))", "rfc4309(ccm(aes))", "rfc7539esp(chacha20,poly1305)", "rfc3686(ctr(aes))")
 MODES = {k: C.XFRM_MODES[k] for k in ("transport", "tunnel", "beet")}
+BITS_FIELDS = {"auth": "trunc_len", "aead": "icv_len"}
+ALGO_KINDS = ("enc", "auth", "aead", "comp")
 PORT_PROTOS = (6, 17, 132, 33, 1, 58)  # tcp udp sctp dccp, icmp/icmpv6 (type and code)
 MAX_DEPTH = 6  # XFRM_MAX_DEPTH: templates per policy
 # iproute2's table (ip/xfrm_state.c): protocol -> (algorithm options it takes, one of which it needs, message)
@@ -50,6 +52,7 @@ class Checker:
         self.allow_weak = allow_weak
         self.allow_static_counter_mode = allow_static_counter_mode
         self._templates = {}
+        self._algorithms = {}
 
     def error(self, path, message):
         self.errors.append("%s: %s" % (path.lstrip("."), message))
@@ -143,9 +146,36 @@ class Checker:
     # -- composite values ----------------------------------------------------
 
     def algo(self, kind, options, path):
-        """An Algo from {algorithm, key, trunc_len|icv_len}, key length checked against the table."""
+        """An Algo from {algorithm, key, trunc_len|icv_len}, key length checked against the table.
+
+        The algorithm and its ICV/truncation length are the same for thousands of SAs of a list: once they
+        passed without error or warning, later SAs take them from a cache. The key is checked for every SA."""
         if not options:
             return None
+        field = BITS_FIELDS.get(kind)
+        try:
+            cache_key = (kind, options.get("algorithm"), options.get(field) if field else None)
+            resolved = self._algorithms.get(cache_key)
+        except TypeError:
+            cache_key, resolved = None, None
+        if resolved is None:
+            count = len(self.errors) + len(self.warnings)
+            resolved = self._algorithm(kind, options, field, path)
+            if resolved is None:
+                return None
+            if cache_key is not None and len(self.errors) + len(self.warnings) == count:
+                self._algorithms[cache_key] = resolved
+        alg, bits = resolved
+        key = b""
+        if kind != "comp":
+            given = options.get("key")
+            key = self.key(given, path + ".key") if alg.key_bits != (0,) or given else b""
+            if len(key) * 8 not in alg.key_bits:
+                self.error(path + ".key", "%d bytes given, %s takes %s" % (len(key), alg.name, _byte_sizes(alg.key_bits)))
+        return Algo(alg.name, key, bits)
+
+    def _algorithm(self, kind, options, field, path):
+        """(table entry, ICV/truncation bits) of an algorithm option, or None; errors and warnings as it goes."""
         name = options.get("algorithm")
         alg = C.ALGORITHM_NAMES.get((kind, str(name).lower() if name is not None else None))
         if alg is None:
@@ -162,18 +192,12 @@ class Checker:
         if alg.name in COUNTER_MODE and not self.allow_static_counter_mode:
             self.error(path + ".algorithm", "%s with manual keys reuses nonces after every reboot (sequence numbers restart); "
                        "set allow_static_counter_mode: true only if keys are rotated at every boot" % alg.name)
-        key = b""
-        if kind != "comp":
-            key = self.key(options.get("key"), path + ".key") if alg.key_bits != (0,) or options.get("key") else b""
-            if len(key) * 8 not in alg.key_bits:
-                self.error(path + ".key", "%d bytes given, %s takes %s" % (len(key), alg.name, _byte_sizes(alg.key_bits)))
         bits = 0
-        if kind in ("auth", "aead"):
-            field = "trunc_len" if kind == "auth" else "icv_len"
+        if field:
             bits = self.number(options.get(field), "%s.%s" % (path, field), 0, 512, default=alg.bits[0])
             if bits not in alg.bits:
                 self.error("%s.%s" % (path, field), "%d bits given, %s takes %s" % (bits, alg.name, " or ".join(map(str, alg.bits))))
-        return Algo(alg.name, key, bits)
+        return alg, bits
 
     def mark(self, options, path):
         if not options:
@@ -221,59 +245,63 @@ class Checker:
 
     def sa(self, options, path):
         """An SA (state present) or an SAId (state absent) from one entry of ipsec_sa."""
-        proto_name = str(options.get("proto") or "esp").lower()
+        get = options.get  # each option is read once: lists of 10,000 SAs pass through here
+        proto_name = str(get("proto") or "esp").lower()
         proto = self.choice(proto_name, path + ".proto", C.XFRM_PROTOS, 0)
-        if options.get("dst") is None:
+        dst_text, spi_given = get("dst"), get("spi")
+        if dst_text is None:
             self.error(path + ".dst", "required")
-        dst = self.address(options.get("dst"), path + ".dst")
-        spi_high = 0xFFFF if proto_name == "comp" else U32
-        spi_low = 1 if proto_name == "comp" else 256
-        if options.get("spi") is None:
+        dst = self.address(dst_text, path + ".dst")
+        spi_low, spi_high = (1, 0xFFFF) if proto_name == "comp" else (256, U32)
+        if spi_given is None:
             self.error(path + ".spi", "required (%s %d-%d)" % ("CPI" if proto_name == "comp" else "SPI", spi_low, spi_high))
-        spi = self.number(options.get("spi"), path + ".spi", spi_low, spi_high)
-        mark = self.mark(options.get("mark"), path + ".mark")
-        if (options.get("state") or "present") == "absent":
+        spi = self.number(spi_given, path + ".spi", spi_low, spi_high)
+        mark = self.mark(get("mark"), path + ".mark")
+        if (get("state") or "present") == "absent":
             return SAId(dst, spi, proto, mark) if dst is not None else None
 
-        if options.get("src") is None:
+        src_text = get("src")
+        if src_text is None:
             self.error(path + ".src", "required")
-        src = self.address(options.get("src"), path + ".src", family_of(dst) if dst is not None else None)
-        mode_name = str(options.get("mode") or "transport").lower()
+        src = self.address(src_text, path + ".src", dst.family if dst is not None else None)
+        mode_name = str(get("mode") or "transport").lower()
         mode = self.choice(mode_name, path + ".mode", MODES, 0)
-        reqid = self.number(options.get("reqid"), path + ".reqid", default=C.MANAGED_MIN)
+        reqid = self.number(get("reqid"), path + ".reqid", default=C.MANAGED_MIN)
         if not is_managed_number(reqid):
             self.warnings.append("%s: %d is outside the managed range 0x%x-0x%x: exclusive and ipsec_flush scope=managed "
                                  "will not see this SA" % ((path + ".reqid").lstrip("."), reqid, C.MANAGED_MIN, C.MANAGED_MAX))
-        given = [k for k in ("enc", "auth", "aead", "comp") if options.get(k)]
-        enc, auth, aead, comp = [self.algo(k, options[k], "%s.%s" % (path, k)) if k in given else None
-                                 for k in ("enc", "auth", "aead", "comp")]
+        algos = {k: get(k) for k in ALGO_KINDS}
+        given = [k for k in ALGO_KINDS if algos[k]]
         self._sa_combination(path, proto_name, mode_name, given)
-        replay_window = self.number(options.get("replay_window"), path + ".replay_window", 0, 32)
+        for k in given:
+            algos[k] = self.algo(k, algos[k], "%s.%s" % (path, k))
         flags = 0
-        for i, flag in enumerate(options.get("flags") or ()):
+        for i, flag in enumerate(get("flags") or ()):
             flags |= self.choice(flag, "%s.flags[%d]" % (path, i), C.XFRM_STATE_FLAGS, 0)
-        encap = None
-        if options.get("encap"):
-            if proto_name != "esp":
-                self.error(path + ".encap", "UDP encapsulation is for ESP only")
-            e = options["encap"]
-            encap = Encap(self.choice(e.get("type") or "espinudp", path + ".encap.type", C.ENCAP_TYPES, 2),
-                          self.number(e.get("sport"), path + ".encap.sport", 1, 0xFFFF, default=4500),
-                          self.number(e.get("dport"), path + ".encap.dport", 1, 0xFFFF, default=4500),
-                          self.address(e.get("oa"), path + ".encap.oa"))
+        encap = self.encap(get("encap"), path + ".encap", proto_name) if get("encap") else None
         selector = EMPTY_SELECTOR
-        if options.get("selector"):
-            selector = self.selector(options["selector"], path + ".selector",
-                                     family_of(dst) if dst is not None else None) or EMPTY_SELECTOR
+        if get("selector"):
+            selector = self.selector(get("selector"), path + ".selector", dst.family if dst is not None else None) or EMPTY_SELECTOR
             if selector.matches_all:
                 selector = EMPTY_SELECTOR  # the kernel treats any/any like no selector; so does ip xfrm
-            if mode_name == "transport" and dst is not None and not selector.empty and selector.family != family_of(dst):
+            if mode_name == "transport" and dst is not None and not selector.empty and selector.family != dst.family:
                 self.error(path + ".selector", "a transport-mode selector must be of the SA's address family")
+        replay_window = self.number(get("replay_window"), path + ".replay_window", 0, 32)
+        lifetime = self.lifetime(get("lifetime"), path + ".lifetime")
+        if_id = self.number(get("if_id"), path + ".if_id")
         if dst is None or src is None:
             return None
-        return SA(src=src, dst=dst, proto=proto, spi=spi, mode=mode, reqid=reqid, enc=enc, auth=auth, aead=aead, comp=comp,
-                  replay_window=replay_window, flags=flags, lifetime=self.lifetime(options.get("lifetime"), path + ".lifetime"),
-                  mark=mark, if_id=self.number(options.get("if_id"), path + ".if_id"), encap=encap, selector=selector)
+        return SA(src, dst, proto, spi, mode, reqid, algos["enc"] or None, algos["auth"] or None, algos["aead"] or None,
+                  algos["comp"] or None, replay_window, flags, lifetime, mark, if_id, encap, selector)
+
+    def encap(self, options, path, proto_name):
+        """UDP encapsulation (NAT-T) of an ESP SA."""
+        if proto_name != "esp":
+            self.error(path, "UDP encapsulation is for ESP only")
+        return Encap(self.choice(options.get("type") or "espinudp", path + ".type", C.ENCAP_TYPES, 2),
+                     self.number(options.get("sport"), path + ".sport", 1, 0xFFFF, default=4500),
+                     self.number(options.get("dport"), path + ".dport", 1, 0xFFFF, default=4500),
+                     self.address(options.get("oa"), path + ".oa"))
 
     def _sa_combination(self, path, proto, mode, given):
         """iproute2's table: ESP needs enc or aead, AH only auth, COMP only comp, BEET only ESP."""
