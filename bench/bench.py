@@ -229,14 +229,13 @@ def cpu_probe():
     """Seconds for a fixed piece of pure-Python work (validating 2,000 SAs, best of 3): run on the host and in the
     guest, the quotient is how much slower the guest's CPU (TCG) is, to read the guest's figures by."""
     entries = sas(2000)
-    best = None
-    for _ in range(3):
+    times = []
+    while len(times) < 3:
         start = time.perf_counter()
         with paused_gc():
             validate.validate_sas({"sas": entries})
-        elapsed = time.perf_counter() - start
-        best = elapsed if best is None else min(best, elapsed)
-    return best
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def run_inner(args):
