@@ -115,18 +115,23 @@ def kernel_share(kind, entries, netns):
 
 def module_run(kind, entries, netns, workdir):
     """The module as Ansible runs it on a host (AnsiballZ without the zip): a fresh Python, AnsibleModule
-    parsing the arguments, the core, the JSON result. Returns (seconds, changed, summary)."""
+    parsing the arguments, the core, the JSON result. Returns (seconds, changed, summary, peak RSS in KiB)."""
     spec = KINDS[kind]
-    args = pathlib.Path(workdir) / "args.json"
+    work = pathlib.Path(workdir)
+    args, output = work / "args.json", work / "result.json"
     args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {spec.list_name: entries, "netns": netns}}))
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "ansible_collections.xfrm.ipsec.plugins.modules." + spec.module, str(args)],
-                          capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
-    result = json.loads(proc.stdout)
+    with open(output, "w") as result_file:
+        start = time.perf_counter()
+        proc = subprocess.Popen(  # pylint: disable=consider-using-with  # reaped by wait4, for its rusage
+            [sys.executable, "-m", "ansible_collections.xfrm.ipsec.plugins.modules." + spec.module, str(args)],
+            stdout=result_file, stderr=subprocess.DEVNULL)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    result = json.loads(output.read_text())
     if result.get("failed"):
         raise RuntimeError("%s failed: %s" % (spec.module, result.get("msg")))
-    return elapsed, result["changed"], result["summary"]
+    return elapsed, result["changed"], result["summary"], usage.ru_maxrss
 
 
 def playbook_run(kind, entries, netns, workdir):
@@ -194,9 +199,9 @@ def measure(kind, n, netns, per_entry_max, ansible_layers=False):
         flush()
     if ansible_layers:
         with tempfile.TemporaryDirectory() as work:
-            row["module"], changed, summary = module_run(kind, entries, netns, work)
+            row["module"], changed, summary, row["module_rss_kib"] = module_run(kind, entries, netns, work)
             assert changed and summary["add"] == n, summary
-            row["module_noop"], changed, _summary = module_run(kind, entries, netns, work)
+            row["module_noop"], changed, _summary, _rss = module_run(kind, entries, netns, work)
             assert not changed
             flush()
             row["playbook"], changed = playbook_run(kind, entries, netns, work)

@@ -52,6 +52,9 @@ def _layers_table(data):
         lines.append("| %d | %s | %s | %s |" % (row["n"], " | ".join(_fmt(row.get(m)) for m, _label in LAYERS),
                                                 _ratio(row["ip_batch"], row["module"]), _ratio(row["ip_batch"], row["playbook"])))
     lo, hi = rows[0], rows[-1]
+    if hi.get("module_rss_kib"):
+        lines += ["", "Peak RSS of the module process applying N=%d (AnsibleModule and its copies of the arguments "
+                  "included): %.1f MiB." % (hi["n"], hi["module_rss_kib"] / 1024)]
     span = hi["n"] - lo["n"]
     if span > 0:
         def per_entry(key):
@@ -109,7 +112,7 @@ def _targets(results):
         rows = {r["n"]: r for r in results[kind]["rows"]}
         top, mid = rows[max(rows)], rows.get(1000)
         verdict = {True: "met", False: "**not met**"}.__getitem__
-        out.append("- %s, bulk vs `ip -batch` at N=%d: %.1fx (target >= 1x: %s)" % (
+        out.append("- %s, bulk vs `ip -batch` at N=%d: %.2fx (target >= 1x: %s)" % (
             label, top["n"], top["ip_batch"] / top["bulk"], verdict(top["ip_batch"] >= top["bulk"])))
         if mid and mid.get("ip_each"):
             out.append("- %s, bulk vs one `ip` per entry at N=1,000: %.0fx (target >= 30x: %s)" % (

@@ -21,4 +21,4 @@ def test_bench_quick_run_writes_a_report_with_every_method(tmp_path):
     assert len(core) == 11 and "-" not in core[1:8], core
     assert len(layers) == 9 and "-" not in layers, "module and ansible-playbook runs of the same list: %s" % layers
     assert (tmp_path / "performance.png").stat().st_size > 10000
-    assert "Peak RSS" in report and "keys.plan_mesh" in report
+    assert "Peak RSS of a process" in report and "Peak RSS of the module process" in report and "keys.plan_mesh" in report

@@ -185,26 +185,28 @@ _ALGO_HEADERS = {}
 
 def encode_sa(sa):
     """XFRM_MSG_NEWSA / UPDSA payload: xfrm_usersa_info and the SA's attributes."""
+    src, dst, proto, spi, mode, reqid, enc, auth, aead, comp, replay_window, flags, lifetime, mark, if_id, encap, selector = sa
     out = [USERSA_INFO.pack(
-        *_selector_fields(sa.selector),
-        _addr(sa.dst), _htonl(sa.spi), sa.proto,
-        _addr(sa.src), *sa.lifetime,
+        *_selector_fields(selector),
+        _addr(dst), _htonl(spi), proto,
+        _addr(src), *lifetime,
         0, 0, 0, 0,  # curlft
         0, 0, 0,  # stats
-        0, sa.reqid, sa.family, sa.mode, sa.replay_window, sa.flags)]
-    if sa.aead is not None:
-        out.append(_algo_attr(C.XFRMA_ALG_AEAD, sa.aead))
-    if sa.enc is not None:
-        out.append(_algo_attr(C.XFRMA_ALG_CRYPT, sa.enc))
-    if sa.auth is not None:
-        out.append(_algo_attr(C.XFRMA_ALG_AUTH_TRUNC, sa.auth))
-    if sa.comp is not None:
-        out.append(_algo_attr(C.XFRMA_ALG_COMP, sa.comp))
-    if sa.encap is not None:
-        out.append(attr(C.XFRMA_ENCAP, ENCAP_TMPL.pack(sa.encap.type, _htons(sa.encap.sport), _htons(sa.encap.dport),
-                                                       _addr(sa.encap.oa))))
-    out.append(_mark_attr(sa.mark))
-    out.append(_if_id_attr(sa.if_id))
+        0, reqid, dst.family, mode, replay_window, flags)]
+    if aead is not None:
+        out.append(_algo_attr(C.XFRMA_ALG_AEAD, aead))
+    if enc is not None:
+        out.append(_algo_attr(C.XFRMA_ALG_CRYPT, enc))
+    if auth is not None:
+        out.append(_algo_attr(C.XFRMA_ALG_AUTH_TRUNC, auth))
+    if comp is not None:
+        out.append(_algo_attr(C.XFRMA_ALG_COMP, comp))
+    if encap is not None:
+        out.append(attr(C.XFRMA_ENCAP, ENCAP_TMPL.pack(encap.type, _htons(encap.sport), _htons(encap.dport), _addr(encap.oa))))
+    if mark != NO_MARK:
+        out.append(_mark_attr(mark))
+    if if_id:
+        out.append(_if_id_attr(if_id))
     return b"".join(out)
 
 

@@ -18,6 +18,7 @@ from .model import (
 )
 
 U32 = 0xFFFFFFFF
+_new_tuple = tuple.__new__  # Algo(...) without NamedTuple's keyword handling: built for every SA of a list
 LIFETIME_FIELDS = Lifetime._fields
 # Counter-mode ciphers take their nonce from the ESP sequence number, which manual keying
 # restarts at 1 after every reboot: the same key then encrypts under reused nonces.
@@ -53,6 +54,7 @@ class Checker:
         self.allow_static_counter_mode = allow_static_counter_mode
         self._templates = {}
         self._algorithms = {}
+        self._combinations = set()
 
     def error(self, path, message):
         self.errors.append("%s: %s" % (path.lstrip("."), message))
@@ -172,7 +174,7 @@ class Checker:
             key = self.key(given, path + ".key") if alg.key_bits != (0,) or given else b""
             if len(key) * 8 not in alg.key_bits:
                 self.error(path + ".key", "%d bytes given, %s takes %s" % (len(key), alg.name, _byte_sizes(alg.key_bits)))
-        return Algo(alg.name, key, bits)
+        return _new_tuple(Algo, (alg.name, key, bits))
 
     def _algorithm(self, kind, options, field, path):
         """(table entry, ICV/truncation bits) of an algorithm option, or None; errors and warnings as it goes."""
@@ -270,11 +272,11 @@ class Checker:
         if not is_managed_number(reqid):
             self.warnings.append("%s: %d is outside the managed range 0x%x-0x%x: exclusive and ipsec_flush scope=managed "
                                  "will not see this SA" % ((path + ".reqid").lstrip("."), reqid, C.MANAGED_MIN, C.MANAGED_MAX))
-        algos = {k: get(k) for k in ALGO_KINDS}
-        given = [k for k in ALGO_KINDS if algos[k]]
+        given = [k for k in ALGO_KINDS if get(k)]
         self._sa_combination(path, proto_name, mode_name, given)
+        algos = dict.fromkeys(ALGO_KINDS)
         for k in given:
-            algos[k] = self.algo(k, algos[k], "%s.%s" % (path, k))
+            algos[k] = self.algo(k, options[k], "%s.%s" % (path, k))
         flags = 0
         for i, flag in enumerate(get("flags") or ()):
             flags |= self.choice(flag, "%s.flags[%d]" % (path, i), C.XFRM_STATE_FLAGS, 0)
@@ -291,8 +293,8 @@ class Checker:
         if_id = self.number(get("if_id"), path + ".if_id")
         if dst is None or src is None:
             return None
-        return SA(src, dst, proto, spi, mode, reqid, algos["enc"] or None, algos["auth"] or None, algos["aead"] or None,
-                  algos["comp"] or None, replay_window, flags, lifetime, mark, if_id, encap, selector)
+        return SA(src, dst, proto, spi, mode, reqid, algos["enc"], algos["auth"], algos["aead"], algos["comp"],
+                  replay_window, flags, lifetime, mark, if_id, encap, selector)
 
     def encap(self, options, path, proto_name):
         """UDP encapsulation (NAT-T) of an ESP SA."""
@@ -304,7 +306,17 @@ class Checker:
                      self.address(options.get("oa"), path + ".oa"))
 
     def _sa_combination(self, path, proto, mode, given):
-        """iproute2's table: ESP needs enc or aead, AH only auth, COMP only comp, BEET only ESP."""
+        """iproute2's table: ESP needs enc or aead, AH only auth, COMP only comp, BEET only ESP.
+        (A list repeats a few valid combinations thousands of times: those are remembered.)"""
+        combination = (proto, mode, tuple(given))
+        if combination in self._combinations:
+            return
+        errors = len(self.errors)
+        self._sa_combination_rules(path, proto, mode, given)
+        if len(self.errors) == errors:
+            self._combinations.add(combination)
+
+    def _sa_combination_rules(self, path, proto, mode, given):
         allowed, needed, takes = SA_ALGORITHMS.get(proto, ((), (), ""))
         for k in given:
             if k not in allowed:
