@@ -37,6 +37,10 @@ def _add_sa(sa):
     return (C.XFRM_MSG_NEWSA, M.encode_sa(sa))
 
 
+def _upd_sa(sa):
+    return (C.XFRM_MSG_UPDSA, M.encode_sa(sa))
+
+
 def _del_sa(sa):
     return (C.XFRM_MSG_DELSA, M.encode_sa_id(sa.identity, sa.src))
 
@@ -61,14 +65,10 @@ def _sa_steps(change):
     if change.action == ADD:
         return [(_add_sa(new), (_del_sa, new))]
     if change.action == UPDATE:
-        return [((C.XFRM_MSG_UPDSA, M.encode_sa(new)), (_upd_sa, old))]
+        return [(_upd_sa(new), (_upd_sa, old))]
     if change.action == REPLACE:
         return [(_del_sa(old), (_add_sa, old)), (_add_sa(new), (_del_sa, new))]
     return [(_del_sa(old), (_add_sa, old))]
-
-
-def _upd_sa(sa):
-    return (C.XFRM_MSG_UPDSA, M.encode_sa(sa))
 
 
 def _policy_steps(change):

@@ -160,11 +160,9 @@ def _if_id_attr(if_id):
 # -- SA ----------------------------------------------------------------------
 
 def _algo_attr(kind, algo):
-    key = algo.key
+    name, key, bits = algo
     length = len(key)
-    header = _ALGO_HEADERS.get((kind, algo.name, length, algo.bits))
-    if header is None:
-        header = _ALGO_HEADERS[(kind, algo.name, length, algo.bits)] = _algo_header(kind, algo.name, length, algo.bits)
+    header = _cached(_ALGO_HEADERS, (kind, name, length, bits), _algo_header, kind, name, length, bits)
     return header + key + bytes(-length % 4)
 
 
@@ -224,18 +222,17 @@ def encode_flush_sa(proto=0):
 
 
 def _decode_algo(kind, payload):
-    size = ALGO_AUTH.size if kind in (C.XFRMA_ALG_AUTH_TRUNC, C.XFRMA_ALG_AEAD) else ALGO.size
-    name, bits, extra = _cached(_ALGO_FIELDS, (kind, bytes(payload[:size])), lambda: _algo_fields(kind, payload))
+    layout = ALGO_AUTH if kind in (C.XFRMA_ALG_AUTH_TRUNC, C.XFRMA_ALG_AEAD) else ALGO
+    size = layout.size
+    name, bits, extra = _cached(_ALGO_FIELDS, (kind, bytes(payload[:size])), _algo_fields, layout, payload)
     return _new_tuple(Algo, (name, bytes(payload[size:size + (bits + 7) // 8]), extra))
 
 
-def _algo_fields(kind, payload):
-    """(name, key bits, ICV/truncation bits) of an algorithm attribute: the same for every SA of one algorithm."""
-    if kind in (C.XFRMA_ALG_AUTH_TRUNC, C.XFRMA_ALG_AEAD):
-        name, bits, extra = ALGO_AUTH.unpack_from(payload)
-    else:
-        (name, bits), extra = ALGO.unpack_from(payload), 0
-    return name.split(b"\0", 1)[0].decode("ascii"), bits, extra
+def _algo_fields(layout, payload):
+    """(name, key bits, ICV/truncation bits or 0 for a plain xfrm_algo) of an algorithm attribute: the same for
+    every SA of one algorithm."""
+    name, bits, *extra = layout.unpack_from(payload)
+    return name.split(b"\0", 1)[0].decode("ascii"), bits, extra[0] if extra else 0
 
 
 _ALGO_FIELDS = {}
@@ -246,7 +243,7 @@ def decode_sa(payload):
     f = USERSA_INFO.unpack_from(payload)
     selector = _selector_from(f[0:12])
     daddr, spi, proto, saddr = f[12:16]
-    lft = _cached(_LIFETIMES, f[16:24], lambda: Lifetime(*f[16:24]))
+    lft = _cached(_LIFETIMES, f[16:24], Lifetime._make, f[16:24])
     cur_bytes, cur_packets, add_time, use_time = f[24:28]
     replay_window_stat, replay, integrity_failed = f[28:31]
     _seq, reqid, family, mode, replay_window, flags = f[31:37]
@@ -300,7 +297,7 @@ def encode_policy(policy):
     return b"".join((
         USERPOLICY_INFO.pack(*_selector_fields(policy.selector), *policy.lifetime,
                              0, 0, 0, 0, policy.priority, policy.index, policy.dir, policy.action, policy.flags, 0),
-        _cached(_TEMPLATE_ATTRS, templates, lambda: _templates_attr(templates)),
+        _cached(_TEMPLATE_ATTRS, templates, _templates_attr, templates),
         _policy_type_attr(policy.ptype), _mark_attr(policy.mark), _if_id_attr(policy.if_id)))
 
 
@@ -325,11 +322,16 @@ def _decode_template(raw, offset):
                     aalgos=aalgos, ealgos=ealgos, calgos=calgos)
 
 
-def _cached(cache, key, make):
-    """Dumps repeat the same lifetimes and template lists thousands of times: decode each once."""
+def _decode_templates(raw):
+    return tuple(_decode_template(raw, o) for o in range(0, len(raw) - USER_TMPL.size + 1, USER_TMPL.size))
+
+
+def _cached(cache, key, make, *args):
+    """make(*args), once per key: lists and dumps repeat the same lifetimes, template lists and algorithm
+    headers thousands of times, so each is encoded or decoded once."""
     value = cache.get(key)
     if value is None:
-        value = cache[key] = make()
+        value = cache[key] = make(*args)
     return value
 
 
@@ -341,14 +343,13 @@ def decode_policy(payload):
     """A policy from the payload of a dumped XFRM_MSG_NEWPOLICY."""
     f = USERPOLICY_INFO.unpack_from(payload)
     selector = _selector_from(f[0:12])
-    lft = _cached(_LIFETIMES, f[12:20], lambda: Lifetime(*f[12:20]))
+    lft = _cached(_LIFETIMES, f[12:20], Lifetime._make, f[12:20])
     cur_bytes, cur_packets, add_time, use_time = f[20:24]
     priority, index, direction, action, flags, _share = f[24:30]
     templates, ptype, mark, if_id = (), 0, NO_MARK, 0
     for kind, value in iter_attrs(payload, USERPOLICY_INFO.size):
         if kind == C.XFRMA_TMPL:
-            templates = _cached(_TEMPLATES, bytes(value), lambda raw=value: tuple(
-                _decode_template(raw, o) for o in range(0, len(raw) - USER_TMPL.size + 1, USER_TMPL.size)))
+            templates = _cached(_TEMPLATES, bytes(value), _decode_templates, value)
         elif kind == C.XFRMA_POLICY_TYPE:
             ptype = USERPOLICY_TYPE.unpack_from(value)[0]
         elif kind == C.XFRMA_MARK:

@@ -325,9 +325,7 @@ class Policy(_Entry):
 
     def with_index(self, index):
         """This policy with another kernel index (index takes no part in comparisons)."""
-        policy = tuple.__new__(Policy, self)
-        policy.__dict__.update(self.__dict__, index=index)
-        return policy
+        return _rebuild(Policy, self, dict(self.__dict__, index=index))
 
     @property
     def managed(self):

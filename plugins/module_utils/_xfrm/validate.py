@@ -36,6 +36,9 @@ SA_ALGORITHMS = {
 }
 
 
+_UNSEEN = object()
+
+
 class ValidationError(ValueError):
     """A request with one or more invalid fields; str() lists them all."""
 
@@ -54,7 +57,7 @@ class Checker:
         self.allow_static_counter_mode = allow_static_counter_mode
         self._templates = {}
         self._algorithms = {}
-        self._combinations = set()
+        self._combinations = {}
 
     def error(self, path, message):
         self.errors.append("%s: %s" % (path.lstrip("."), message))
@@ -62,6 +65,24 @@ class Checker:
     def raise_if_errors(self):
         if self.errors:
             raise ValidationError(self.errors)
+
+    def _once(self, cache, key, check, *args):
+        """check(*args), computed once per distinct key of this request while it passes cleanly.
+
+        Lists of thousands of entries repeat the same few algorithms, algorithm combinations and
+        template lists. A check that raised an error or a warning is not remembered: it runs again
+        for every entry, so that each one gets its own message, named by its own path."""
+        try:
+            result = cache.get(key, _UNSEEN)
+        except TypeError:  # an unhashable option value: checked, never remembered
+            return check(*args)
+        if result is not _UNSEEN:
+            return result
+        noted = len(self.errors) + len(self.warnings)
+        result = check(*args)
+        if len(self.errors) + len(self.warnings) == noted:
+            cache[key] = result
+        return result
 
     # -- scalars ---------------------------------------------------------------
 
@@ -155,18 +176,10 @@ class Checker:
         if not options:
             return None
         field = BITS_FIELDS.get(kind)
-        try:
-            cache_key = (kind, options.get("algorithm"), options.get(field) if field else None)
-            resolved = self._algorithms.get(cache_key)
-        except TypeError:
-            cache_key, resolved = None, None
+        resolved = self._once(self._algorithms, (kind, options.get("algorithm"), options.get(field) if field else None),
+                              self._algorithm, kind, options, field, path)
         if resolved is None:
-            count = len(self.errors) + len(self.warnings)
-            resolved = self._algorithm(kind, options, field, path)
-            if resolved is None:
-                return None
-            if cache_key is not None and len(self.errors) + len(self.warnings) == count:
-                self._algorithms[cache_key] = resolved
+            return None
         alg, bits = resolved
         key = b""
         if kind != "comp":
@@ -306,15 +319,8 @@ class Checker:
                      self.address(options.get("oa"), path + ".oa"))
 
     def _sa_combination(self, path, proto, mode, given):
-        """iproute2's table: ESP needs enc or aead, AH only auth, COMP only comp, BEET only ESP.
-        (A list repeats a few valid combinations thousands of times: those are remembered.)"""
-        combination = (proto, mode, tuple(given))
-        if combination in self._combinations:
-            return
-        errors = len(self.errors)
-        self._sa_combination_rules(path, proto, mode, given)
-        if len(self.errors) == errors:
-            self._combinations.add(combination)
+        """iproute2's table: ESP needs enc or aead, AH only auth, COMP only comp, BEET only ESP."""
+        self._once(self._combinations, (proto, mode, tuple(given)), self._sa_combination_rules, path, proto, mode, given)
 
     def _sa_combination_rules(self, path, proto, mode, given):
         allowed, needed, takes = SA_ALGORITHMS.get(proto, ((), (), ""))
@@ -361,18 +367,8 @@ class Checker:
 
         Lists of thousands of policies repeat the same few template lists: a list that passed once
         for the same selector family and direction is taken from the cache."""
-        try:
-            key = (tuple(tuple(sorted((t or {}).items())) for t in given), selector.family if selector else None, direction)
-            cached = self._templates.get(key)
-        except TypeError:
-            key, cached = None, None
-        if cached is not None:
-            return cached
-        errors = len(self.errors)
-        result = self._templates_uncached(given, path, selector, direction)
-        if key is not None and len(self.errors) == errors:
-            self._templates[key] = result
-        return result
+        key = (tuple(tuple(sorted((t or {}).items())) for t in given), selector.family if selector else None, direction)
+        return self._once(self._templates, key, self._templates_uncached, given, path, selector, direction)
 
     def _templates_uncached(self, given, path, selector, direction):
         if len(given) > MAX_DEPTH:
