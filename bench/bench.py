@@ -98,12 +98,11 @@ def bulk(kind, entries, netns, exclusive=False):
     return elapsed, len(changes)
 
 
-def kernel_share(kind, entries, netns):
-    """The kernel's own share of an apply, which every method pays: the same adds as requests encoded beforehand,
-    sent in batches over one socket, every ACK read. Returns seconds; leaves the entries in place."""
-    spec = KINDS[kind]
+def kernel_share(kind, values, netns):
+    """The kernel's own share of an apply, which every method pays: the same adds (validated values) as requests
+    encoded beforehand, sent in batches over one socket, every ACK read. Returns seconds; leaves the entries in place."""
     encode, mtype = {"policy": (messages.encode_policy, C.XFRM_MSG_NEWPOLICY), "sa": (messages.encode_sa, C.XFRM_MSG_NEWSA)}[kind]
-    requests = [(mtype, encode(value)) for value in spec.validate({spec.list_name: entries})[0]]
+    requests = [(mtype, encode(value)) for value in values]
     with Transport(netns) as transport:
         start = time.perf_counter()
         results = transport.request(requests)
@@ -175,7 +174,8 @@ def measure(kind, n, netns, per_entry_max, ansible_layers=False):
     assert changed == 0
     row["remove"], changed = bulk(kind, [], netns, exclusive=True)
     assert changed == n
-    lines = [spec.ip_line(v) for v in spec.validate({spec.list_name: entries})[0]]
+    values = spec.validate({spec.list_name: entries})[0]
+    lines = [spec.ip_line(v) for v in values]
     with tempfile.NamedTemporaryFile("w", suffix=".batch", delete=False) as f:
         f.write("\n".join(lines) + "\n")
         batch = f.name
@@ -189,7 +189,7 @@ def measure(kind, n, netns, per_entry_max, ansible_layers=False):
         row["ip_flush"] = time.perf_counter() - start
     finally:
         os.unlink(batch)
-    row["kernel"] = kernel_share(kind, entries, netns)
+    row["kernel"] = kernel_share(kind, values, netns)
     flush()
     if n <= per_entry_max:
         start = time.perf_counter()
