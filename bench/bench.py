@@ -34,13 +34,13 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 try:
-    from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply, keys, messages, plan, render, validate
+    from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply, keys, messages, plan, render, site, validate
     from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
     from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
     from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import Transport
 except ImportError:  # inside a lab guest: the _xfrm package copied next to this file
     sys.path.insert(0, str(HERE))
-    from _xfrm import apply, keys, messages, plan, render, validate  # pylint: disable=import-error
+    from _xfrm import apply, keys, messages, plan, render, site, validate  # pylint: disable=import-error
     from _xfrm import constants as C  # pylint: disable=import-error
     from _xfrm.gc_pause import paused_gc  # pylint: disable=import-error
     from _xfrm.transport import Transport  # pylint: disable=import-error
@@ -222,12 +222,32 @@ def peak_rss(kind, n, netns):
 
 
 def mesh_planning(hosts_count):
-    hosts = {"h%04d" % i: "10.%d.%d.%d" % (i >> 16, (i >> 8) & 255, i & 255) for i in range(hosts_count)}
+    """What site_vpn.yml computes on the controller for a full mesh: the SPI scan once per run (every direction of the
+    site), then each host's share (its pairs' keys, SPIs, SA and policy entries) as the ipsec_site action does it."""
+    members = {"h%04d" % i: site.Member("h%04d" % i, ("10.%d.%d.%d" % (i >> 16, (i >> 8) & 255, i & 255),))
+               for i in range(hosts_count)}
+    settings = site.Settings()
+    deriver = keys.Deriver(b"bench master secret")
+    names = sorted(members)
+    with paused_gc():  # as the ipsec_site action plans
+        return _mesh_planning(members, names, settings, deriver)
+
+
+def _mesh_planning(members, names, settings, deriver):
     start = time.perf_counter()
-    plan_all = keys.plan_mesh(b"bench master secret", hosts)
+    every = [site.Pair("host", members[a], members[b], settings) for i, a in enumerate(names) for b in names[i + 1:]]
+    collisions = keys.spi_collisions(deriver, site.all_directions(every), 0)
+    scan = time.perf_counter() - start
+    shares = []
+    for name in names:
+        begin = time.perf_counter()
+        pairs = [site.Pair("host", members[name], members[peer], settings) for peer in names if peer != name]
+        plan = site.plan_host(deriver, pairs, 0, collisions)
+        shares.append(time.perf_counter() - begin)
     total = time.perf_counter() - start
-    return {"hosts": hosts_count, "seconds": total, "per_host": total / hosts_count,
-            "sas_per_host": len(plan_all["h0000"]["sas"])}
+    return {"hosts": len(names), "seconds": total, "scan_seconds": scan, "per_host": sum(shares) / len(names),
+            "max_per_host": max(shares), "sas_per_host": len(plan["sas"]), "policies_per_host": len(plan["policies"]),
+            "collisions": len(collisions)}
 
 
 def cpu_probe():

@@ -85,3 +85,51 @@ def run_module(module, args, hosts="localhost", inventory=None, check=False, dif
         if not results:
             raise AssertionError("ansible-playbook produced no result (rc %d):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
         return Run(results, proc.stdout + proc.stderr, proc.returncode)
+
+
+PLAYBOOKS = ROOT / "playbooks"
+
+
+class Site:
+    """playbooks/site_vpn.yml and flush.yml against the lab, with the master secret in a 0600 vars file."""
+
+    def __init__(self, inventory, master, workdir):
+        self.inventory = inventory
+        self.master = master
+        self.vars = pathlib.Path(workdir) / "secret.yml"
+        self.vars.touch(mode=0o600)
+        self.vars.write_text(json.dumps({"ipsec_master_secret": master}))
+
+    def run(self, playbook="site_vpn.yml", *extra, inventory=None, as_json=True, verbosity=0):
+        """ansible-playbook; with as_json the ansible.posix.json callback's document is returned as .doc."""
+        env = ansible_env()
+        if as_json:
+            env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+        cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory or self.inventory),
+               str(PLAYBOOKS / playbook), "-e", "@%s" % self.vars] + list(extra)
+        if verbosity:
+            cmd.append("-" + "v" * verbosity)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+        proc.doc = json.loads(proc.stdout[proc.stdout.index("{"):]) if as_json and "{" in proc.stdout else None
+        return proc
+
+    def popen(self, playbook="site_vpn.yml", *extra):
+        cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", str(self.inventory),
+               str(PLAYBOOKS / playbook), "-e", "@%s" % self.vars] + list(extra)
+        return subprocess.Popen(cmd, env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def task_results(doc):
+    """{host: [(task name, changed, actions)]} from the json callback's document, in order."""
+    out = {}
+    for play in doc["plays"]:
+        for task in play["tasks"]:
+            for host, result in task["hosts"].items():
+                if result.get("skipped"):
+                    continue
+                out.setdefault(host, []).append((task["task"]["name"], bool(result.get("changed")), result.get("actions")))
+    return out
+
+
+def changed_hosts(doc):
+    return {host: stats["changed"] for host, stats in doc["stats"].items()}

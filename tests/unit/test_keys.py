@@ -1,7 +1,6 @@
 """Controller-side key and SPI derivation (keys.py)."""
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import keys
-from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import validate_policies, validate_sas
 
 MASTER = b"correct horse battery staple, from the vault"
 
@@ -35,23 +34,25 @@ def test_spis_are_unique_per_destination_and_generations_never_collide():
 
 
 def test_a_forced_spi_collision_is_resolved_the_same_whatever_the_order(monkeypatch):
-    real = keys._spi  # pylint: disable=protected-access
-    monkeypatch.setattr(keys, "_spi", lambda master, label, gen, attempt: 0x1000 if attempt == 0 else real(master, label, gen, attempt))
+    real = keys.Deriver.spi
+    monkeypatch.setattr(keys.Deriver, "spi", lambda self, *d, attempt=0: 0x1000 if attempt == 0 else real(self, *d, attempt=attempt))
     directions = [("a~c", "192.0.2.1", "192.0.2.3"), ("b~c", "192.0.2.2", "192.0.2.3")]
     forward, backward = keys.plan_spis(MASTER, directions, 0), keys.plan_spis(MASTER, directions[::-1], 0)
     assert forward == backward and len(set(forward.values())) == 2 and 0x1000 in forward.values()
+    assert forward[("a~c", "192.0.2.1", "192.0.2.3")] == 0x1000, "the first by info string keeps its first choice"
 
 
-def test_a_mesh_plan_gives_every_host_its_sas_and_both_policies_and_validates():
-    hosts = {"h%d" % i: "192.0.2.%d" % i for i in range(1, 6)}
-    plan = keys.plan_mesh(MASTER, hosts)
-    for name in hosts:
-        assert len(plan[name]["sas"]) == 2 * 4 and len(plan[name]["policies"]) == 2 * 4
-        validate_sas({"sas": plan[name]["sas"]})
-        validate_policies({"policies": plan[name]["policies"]})
-    h1_to_h2 = [sa for sa in plan["h1"]["sas"] if sa["src"] == "192.0.2.1" and sa["dst"] == "192.0.2.2"]
-    assert h1_to_h2 == [sa for sa in plan["h2"]["sas"] if sa["src"] == "192.0.2.1" and sa["dst"] == "192.0.2.2"]
-    assert keys.plan_mesh(MASTER, dict(reversed(list(hosts.items())))) == plan
+def test_the_fast_hmac_gives_the_bytes_of_hmac_digest():
+    import hmac
+    deriver = keys.Deriver(MASTER)
+    prk = hmac.digest(bytes(32), MASTER, "sha256")
+    for message in (b"", b"x", b"xfrm.ipsec/v1|a~b|192.0.2.1->192.0.2.2|esp|enc|gen0\x01", bytes(200)):
+        assert deriver._hmac(message) == hmac.digest(prk, message, "sha256")  # pylint: disable=protected-access
+
+
+def test_collisions_cost_one_spi_per_direction_and_only_exceptions_are_returned():
+    directions = [("p%d" % i, "192.0.2.%d" % (i + 2), "192.0.2.1", "esp") for i in range(200)]
+    assert keys.spi_collisions(keys.Deriver(MASTER), directions, 0) == {}
 
 
 def test_spi_planning_of_50_senders_in_a_1000_host_group_gives_each_direction_one_spi():

@@ -1,0 +1,230 @@
+# Copyright (c) 2026 xfrm.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of xfrm.ipsec.ipsec_site (documented in plugins/modules/ipsec_site.py).
+
+Runs on the controller: reads the site from the inventory (groups and hostvars, not the play's
+hosts), derives this host's keys and SPIs from the master secret, and hands the host only its own
+SAs and policies through xfrm.ipsec.ipsec_sa / ipsec_policy. The master secret never leaves the
+controller and no fleet-sized list crosses Ansible's templating.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_bytes
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import keys, site
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import ValidationError, validate_policies
+
+STAGES = ("scan", "sas", "policies", "plan")
+READY_FACT = "__ipsec_site_sas_ready"
+POLICY_OPTIONS = ("src", "dst", "proto", "sport", "dport", "dir", "action", "priority", "templates", "mark", "if_id",
+                  "ptype", "flags", "lifetime")
+# (kind, group variable, default group, address variable, subnets variable, pairs variable, prefix of the settings)
+KIND_VARS = {
+    "host": ("ipsec_host_group", "ipsec_mesh", "ipsec_host_address", None, "ipsec_host_pairs", "ipsec_host_"),
+    "gateway": ("ipsec_gateway_group", "ipsec_gateways", "ipsec_gateway_address", "ipsec_gateway_subnets",
+                "ipsec_gateway_pairs", "ipsec_gateway_"),
+}
+
+
+class Inventory:
+    """The site as the inventory states it, read lazily: one hostvars lookup per host that matters.
+
+    A roster (ipsec_host_members / ipsec_gateway_members, in group_vars) states the members and their
+    addresses instead of the group's hosts: AWX's job slicing hands each slice an inventory pared down to
+    the slice's own hosts, and a roster is what every slice still sees whole.
+    """
+
+    def __init__(self, task_vars, templar):
+        self._vars = task_vars
+        self._templar = templar
+        self._hostvars = task_vars["hostvars"]
+        self._me = task_vars["inventory_hostname"]
+        self._members = {}
+
+    def var(self, host, name, default=None):
+        value = self._vars.get(name, default) if host == self._me else self._hostvars[host].get(name, default)
+        return self._templar.template(value)
+
+    def roster(self, kind):
+        return self.var(self._me, KIND_VARS[kind][5] + "members")
+
+    def group(self, kind):
+        group_var, default = KIND_VARS[kind][:2]
+        name = self.var(self._me, group_var, default)
+        roster = self.roster(kind)
+        if roster is not None:
+            if not isinstance(roster, dict):
+                raise site.SiteError("%smembers: a dict of host name -> {address, subnets}" % KIND_VARS[kind][5])
+            return set(roster), name
+        return set(self._vars["groups"].get(name, ())), name
+
+    def member(self, kind, host):
+        if (kind, host) not in self._members:
+            _, _, address_var, subnets_var, _, prefix = KIND_VARS[kind]
+            roster = self.roster(kind)
+            if roster is not None:
+                where = "%smembers[%s]" % (prefix, host)
+                entry = roster.get(host) or {}
+                value, nets = entry.get("address"), entry.get("subnets") if subnets_var else None
+                address_var, subnets_var = where + ".address", where + ".subnets" if subnets_var else None
+            else:
+                where = host
+                value = self.var(host, address_var)
+                nets = self.var(host, subnets_var) if subnets_var else None
+            if value is None:
+                raise site.SiteError("%s: %s is not set (a member of the %s group needs it)"
+                                     % (host, address_var, self.group(kind)[1]))
+            nets = site.subnets(nets, "%s: %s" % (host, subnets_var)) if subnets_var else ()
+            self._members[(kind, host)] = site.Member(host, site.addresses(value, "%s: %s" % (host, address_var)), nets)
+        return self._members[(kind, host)]
+
+    def settings(self, kind, host, pair):
+        """The pair's settings as `host` states them (role variables, then the pair's override), or None when
+        the inventory does not hold that host (a roster member outside this slice)."""
+        if host != self._me and host not in self._hostvars:
+            return None
+        prefix = KIND_VARS[kind][5]
+        raw = {field: self.var(host, prefix + field) for field in site.FIELDS}
+        raw = {k: v for k, v in raw.items() if v is not None}
+        override = (self.var(host, prefix + "pair_overrides") or {}).get(pair)
+        raw.update(override or {})
+        return site.settings(raw, "%s: %s (pair %s)" % (host, prefix + "*", pair))
+
+    def pair_names(self, kind):
+        group, name = self.group(kind)
+        explicit = self.var(self._me, KIND_VARS[kind][4])
+        return site.pairs_of(group, explicit, KIND_VARS[kind][4], name)
+
+    def pairs(self, kind, host):
+        """host's Pairs of this kind; both peers must state the same settings."""
+        out = []
+        for a, b in self.pair_names(kind):
+            if host not in (a, b):
+                continue
+            peer = b if host == a else a
+            name = keys.pair_name(a, b)
+            mine, theirs = self.settings(kind, host, name), self.settings(kind, peer, name)
+            if theirs is not None and mine != theirs:
+                raise site.SiteError("pair %s: %s and %s state different settings (%s vs %s); set them in the group's "
+                                     "group_vars or in %spair_overrides, the same for both"
+                                     % (name, host, peer, mine._asdict(), theirs._asdict(), KIND_VARS[kind][5]))
+            out.append(site.Pair(kind, self.member(kind, host), self.member(kind, peer), mine))
+        return out
+
+    def all_pairs(self):
+        """Every pair of the site, with this host's view of the settings (for the SPI scan)."""
+        out = []
+        for kind in site.KINDS:
+            for a, b in self.pair_names(kind):
+                settings = self.settings(kind, a, keys.pair_name(a, b)) or self.settings(kind, self._me, keys.pair_name(a, b))
+                out.append(site.Pair(kind, self.member(kind, a), self.member(kind, b), settings))
+        return out
+
+
+def controller_address(host):
+    """The controller's own address toward host, as routed (a UDP connect sends nothing), or None."""
+    try:
+        family, _, _, _, sockaddr = socket.getaddrinfo(host, 22, proto=socket.IPPROTO_UDP)[0]
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect(sockaddr)
+            return probe.getsockname()[0]
+    except OSError:
+        return None
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(("stage", "master_secret", "generation", "spi_collisions", "management", "phase", "netns"))
+
+    def run(self, tmp=None, task_vars=None):
+        super().run(tmp, task_vars)
+        args = self._task.args
+        stage = args.get("stage", "plan")
+        if stage not in STAGES:
+            raise AnsibleActionFail("stage: %r; one of %s" % (stage, ", ".join(STAGES)))
+        master = args.get("master_secret") or self._templar.template(task_vars.get("ipsec_master_secret"))
+        if not master:
+            raise AnsibleActionFail("master_secret is empty: set ipsec_master_secret (ansible-vault encrypt_string, "
+                                    "see the roles' README)")
+        try:
+            generation = int(args.get("generation", task_vars.get("ipsec_generation")) or 0)
+        except (TypeError, ValueError):
+            raise AnsibleActionFail("generation: %r is not a number" % args.get("generation")) from None
+        deriver = keys.Deriver(to_bytes(master, errors="surrogate_or_strict"))
+        inventory = Inventory(task_vars, self._templar)
+        host = task_vars["inventory_hostname"]
+        try:
+            with paused_gc():  # a site of thousands of pairs: see gc_pause.py
+                if stage == "scan":
+                    return self._scan(deriver, inventory, generation)
+                pairs = [p for kind in site.KINDS for p in inventory.pairs(kind, host)]
+                collisions = {tuple(c[:4]): c[4] for c in args.get("spi_collisions") or ()}
+                ready = None if stage in ("sas", "plan") or args.get("phase") == "policies" else self._ready(task_vars, pairs)
+                plan = site.plan_host(deriver, pairs, generation, collisions, ready=ready)
+        except site.SiteError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        summary = {"pairs": sorted(p.name for p in pairs), "deferred": plan["deferred"]}
+        if stage == "plan":
+            return dict(changed=False, sas=len(plan["sas"]), policies=len(plan["policies"]), **summary)
+        netns = {"netns": args["netns"]} if args.get("netns") else {}
+        if stage == "sas":
+            result = self._module("xfrm.ipsec.ipsec_sa", dict(sas=plan["sas"], exclusive=True, **netns), task_vars)
+            result.setdefault("ansible_facts", {})[READY_FACT] = not result.get("failed")
+        else:
+            policies = plan["policies"]
+            if plan["deferred"]:
+                policies += self._kept(plan["deferred_policies"], netns, task_vars)
+            management = args.get("management")
+            if management is None:
+                management = self._management(task_vars)
+            policies = site.bypass_entries(policies, management) + policies
+            result = self._module("xfrm.ipsec.ipsec_policy", dict(policies=policies, exclusive=True, **netns), task_vars)
+            summary["management"] = list(management)
+        result.update(summary)
+        return result
+
+    def _scan(self, deriver, inventory, generation):
+        pairs = inventory.all_pairs()
+        directions = site.all_directions(pairs)
+        moved = keys.spi_collisions(deriver, directions, generation)
+        collisions = [list(d) + [spi] for d, spi in sorted(moved.items())]
+        result = dict(changed=False, spi_collisions=collisions, directions=len(directions), pairs=len(pairs))
+        if collisions:
+            result["warnings"] = ["SPI collision resolved at %s: pair %s %s->%s %s takes SPI 0x%08x instead of its first "
+                                  "choice" % (c[2], c[0], c[1], c[2], c[3], c[4]) for c in collisions]
+        return result
+
+    def _ready(self, task_vars, pairs):
+        """Peers whose SAs this run put in place (in the play, and their SA stage succeeded)."""
+        in_play = set(task_vars.get("ansible_play_hosts") or ())
+        hostvars = task_vars["hostvars"]
+        return {p.peer.name for p in pairs if p.peer.name in in_play
+                and (hostvars[p.peer.name].get("ansible_facts") or {}).get(READY_FACT)}
+
+    def _kept(self, deferred, netns, task_vars):
+        """The deferred pairs' policies that the kernel already has, exactly as it has them (nothing added, nothing removed)."""
+        info = self._module("xfrm.ipsec.ipsec_info", dict(sas=False, managed_only=True, **netns), task_vars)
+        if info.get("failed"):
+            raise AnsibleActionFail("cannot read the policies of %s: %s" % (task_vars["inventory_hostname"], info.get("msg")))
+        try:
+            wanted = {p.identity for p in validate_policies({"policies": deferred})[0]}
+            existing = [{k: v for k, v in p.items() if k in POLICY_OPTIONS} for p in info["policies"]]
+            present = validate_policies({"policies": existing})[0]
+        except ValidationError as exc:
+            raise AnsibleActionFail("deferred policies: %s" % exc) from None
+        return [entry for entry, policy in zip(existing, present) if policy.identity in wanted]
+
+    def _management(self, task_vars):
+        if task_vars.get("ansible_connection") == "local":
+            return []
+        address = controller_address(task_vars.get("ansible_host") or task_vars["inventory_hostname"])
+        return [address] if address else []
+
+    def _module(self, name, module_args, task_vars):
+        return self._execute_module(module_name=name, module_args=module_args, task_vars=task_vars)

@@ -1,0 +1,270 @@
+# Copyright (c) 2026 xfrm.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A site's pairs, and one host's share of them: what the roles plan on the controller (pure, no I/O).
+
+A site is two kinds of groups of the inventory:
+
+- a mesh of end hosts (role ipsec_host): transport mode between the hosts' addresses, every pair
+  of the group or the pairs listed;
+- gateways (role ipsec_gateway): tunnel mode between the gateways' addresses for the subnets
+  behind them, every pair of gateways or the pairs listed.
+
+A host's plan holds the SAs of its own pairs only (both directions, keys derived from the master
+secret, see keys.py) and its policies: out and in for every pair, fwd too for gateways. Keys and
+SPIs depend on the pair's names, addresses, protocol and generation only, never on which hosts a
+play runs on, so a --limit run or one slice of a sliced job plans exactly what a full run does.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import NamedTuple
+
+from . import keys
+from .constants import ALGORITHM_NAMES
+
+REQID = 0x70000100          # the roles' SAs and templates (inside the managed range)
+PRIORITY = 1000             # the roles' IPsec policies
+BYPASS_PRIORITY = 100       # the roles' bypass policies (management path, IPv6 neighbour discovery): they win
+ND_TYPES = (133, 134, 135, 136, 137)   # router/neighbour solicitation and advertisement, redirect
+KINDS = ("host", "gateway")
+PROTOCOLS = ("esp", "ah")
+STATIC_KEY_UNSAFE = ("rfc3686(ctr(aes))",)   # the aead ones are not offered at all
+
+
+class SiteError(ValueError):
+    """Input the site cannot be planned from; the message names the variable and the host."""
+
+
+class Settings(NamedTuple):
+    """A pair's protocols and algorithms (both peers must agree on them)."""
+
+    protocols: tuple = ("esp",)
+    enc_algorithm: str = "cbc(aes)"
+    enc_key_bits: int = 256
+    auth_algorithm: str = "hmac(sha256)"
+    auth_trunc_len: int = 128
+
+
+FIELDS = Settings._fields
+
+
+def settings(raw, where):
+    """Settings from a role's variables (dict with the FIELDS), checked; SiteError names `where`."""
+    raw = dict(raw or {})
+    unknown = set(raw) - set(FIELDS)
+    if unknown:
+        raise SiteError("%s: unknown setting(s) %s (known: %s)" % (where, ", ".join(sorted(unknown)), ", ".join(FIELDS)))
+    try:
+        value = Settings(**dict(raw, protocols=tuple(raw.get("protocols", ("esp",))),
+                                enc_key_bits=int(raw.get("enc_key_bits", 256)), auth_trunc_len=int(raw.get("auth_trunc_len", 128))))
+    except (TypeError, ValueError) as exc:
+        raise SiteError("%s: %s" % (where, exc)) from None
+    protocols = value.protocols
+    if not protocols or any(p not in PROTOCOLS for p in protocols) or len(set(protocols)) != len(protocols):
+        raise SiteError("%s.protocols: %r; give esp, ah or both (esp, ah: ESP inside AH, as in the LARTC document)"
+                        % (where, list(protocols)))
+    canonical = {}
+    for kind, name, bits in (("enc", value.enc_algorithm, value.enc_key_bits), ("auth", value.auth_algorithm, None)):
+        algorithm = ALGORITHM_NAMES.get((kind, name))
+        if algorithm is None:
+            raise SiteError("%s.%s_algorithm: unknown %s algorithm %r" % (where, kind, kind, name))
+        if algorithm.weak:
+            raise SiteError("%s.%s_algorithm: %s is weak; the roles do not deploy it" % (where, kind, name))
+        if algorithm.name in STATIC_KEY_UNSAFE:
+            raise SiteError("%s.%s_algorithm: %s is a counter mode: with manual keys its nonce repeats after every "
+                            "reboot; the roles do not deploy it" % (where, kind, name))
+        if bits is not None and bits not in algorithm.key_bits:
+            raise SiteError("%s.enc_key_bits: %s takes %s bits" % (where, name, " or ".join(map(str, algorithm.key_bits))))
+        canonical[kind + "_algorithm"] = algorithm.name
+    return value._replace(**canonical)
+
+
+def _key_bytes(kind, name):
+    return ALGORITHM_NAMES[(kind, name)].key_bits[0] // 8
+
+
+class Member(NamedTuple):
+    """A host of a site group: its name, the addresses it speaks IPsec from and, for gateways, its subnets."""
+
+    name: str
+    addresses: tuple
+    subnets: tuple = ()
+
+
+def addresses(value, where):
+    """An address or a list of them (at most one per family) -> tuple of normalised strings."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    out, families = [], set()
+    for item in items:
+        try:
+            address = ipaddress.ip_address(str(item).strip())
+        except ValueError:
+            raise SiteError("%s: %r is not an IP address" % (where, item)) from None
+        if address.version in families:
+            raise SiteError("%s: more than one IPv%d address; give at most one per family" % (where, address.version))
+        families.add(address.version)
+        out.append(str(address))
+    if not out:
+        raise SiteError("%s: no address given" % where)
+    return tuple(out)
+
+
+def subnets(value, where):
+    if not isinstance(value, (list, tuple)) or not value:
+        raise SiteError("%s: give the list of subnets behind the gateway (e.g. [198.51.100.0/24])" % where)
+    out = []
+    for item in value:
+        try:
+            out.append(str(ipaddress.ip_network(str(item).strip(), strict=True)))
+        except ValueError as exc:
+            raise SiteError("%s: %r: %s" % (where, item, exc)) from None
+    return tuple(out)
+
+
+def pairs_of(group, explicit, where, group_name):
+    """[(a, b)] of a group: every pair, or the explicit ones (each must name two hosts of the group)."""
+    names = sorted(group)
+    if explicit is None:
+        return [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    out = set()
+    for index, pair in enumerate(explicit):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or pair[0] == pair[1]:
+            raise SiteError("%s[%d]: %r; a pair is two different host names, e.g. [h1, h2]" % (where, index, pair))
+        for name in pair:
+            if name not in group:
+                raise SiteError("%s[%d]: %s is not in the group %s (%s)" % (where, index, name, group_name, ", ".join(names)))
+        out.add(tuple(sorted(pair)))
+    return sorted(out)
+
+
+def _family(address):
+    """4 or 6 for an address or network already normalised by addresses() / subnets()."""
+    return 6 if ":" in address else 4
+
+
+class Pair(NamedTuple):
+    """One pair of the site as one of its hosts sees it: kind, its own Member, the peer's, the settings."""
+
+    kind: str
+    local: Member
+    peer: Member
+    settings: Settings
+
+    @property
+    def name(self):
+        return keys.pair_name(self.local.name, self.peer.name)
+
+    def links(self):
+        """[(local address, peer address)] of each family both ends have."""
+        if len(self.local.addresses) == 1 == len(self.peer.addresses):
+            a, b = self.local.addresses[0], self.peer.addresses[0]
+            return [(a, b)] if _family(a) == _family(b) else []
+        return [(a, b) for a in self.local.addresses for b in self.peer.addresses if _family(a) == _family(b)]
+
+    def directions(self):
+        """(pair, src, dst, proto) of every SA of the pair, both ways."""
+        name, out = self.name, []
+        for a, b in self.links():
+            for proto in self.settings.protocols:
+                out += [(name, a, b, proto), (name, b, a, proto)]
+        return out
+
+
+def all_directions(pairs):
+    """Every SA direction of the given pairs (each pair once), for keys.spi_collisions."""
+    seen, out = set(), []
+    for pair in pairs:
+        if pair.name + pair.kind not in seen:
+            seen.add(pair.name + pair.kind)
+            out += pair.directions()
+    return out
+
+
+def sa_entries(deriver, pair, generation, collisions):
+    """The ipsec_sa entries of a pair, both directions; keys as 0x hex (no_log options only)."""
+    s = pair.settings
+    enc_bytes, auth_bytes = s.enc_key_bits // 8, _key_bytes("auth", s.auth_algorithm)
+    mode = "transport" if pair.kind == "host" else "tunnel"
+    out = []
+    for name, src, dst, proto in pair.directions():
+        spi = collisions.get((name, src, dst, proto)) or deriver.spi(name, src, dst, proto, generation)
+        sa = {"src": src, "dst": dst, "proto": proto, "spi": spi, "mode": mode, "reqid": REQID}
+        if proto == "esp":
+            sa["enc"] = {"algorithm": s.enc_algorithm, "key": "0x" + deriver.key(name, src, dst, proto, "enc", generation, enc_bytes).hex()}
+        sa["auth"] = {"algorithm": s.auth_algorithm, "trunc_len": s.auth_trunc_len,
+                      "key": "0x" + deriver.key(name, src, dst, proto, "auth", generation, auth_bytes).hex()}
+        out.append(sa)
+    return out
+
+
+def _templates(pair, src, dst):
+    if pair.kind == "host":
+        return [{"proto": proto, "mode": "transport", "reqid": REQID} for proto in pair.settings.protocols]
+    return [{"proto": proto, "mode": "tunnel", "src": src, "dst": dst, "reqid": REQID} for proto in pair.settings.protocols]
+
+
+def policy_entries(pair):
+    """The ipsec_policy entries of a pair on its local host: out and in (and fwd on gateways)."""
+    out = []
+    for local, peer in pair.links():
+        to_peer, from_peer = _templates(pair, local, peer), _templates(pair, peer, local)
+        if pair.kind == "host":
+            selectors = [(local, peer)]
+        else:
+            selectors = [(l, r) for l in pair.local.subnets for r in pair.peer.subnets
+                         if _family(l) == _family(r) == _family(local)]
+        for l, r in selectors:
+            out.append({"src": l, "dst": r, "dir": "out", "priority": PRIORITY, "templates": to_peer})
+            out.append({"src": r, "dst": l, "dir": "in", "priority": PRIORITY, "templates": from_peer})
+            if pair.kind == "gateway":
+                out.append({"src": r, "dst": l, "dir": "fwd", "priority": PRIORITY, "templates": from_peer})
+    return out
+
+
+def bypass_entries(policies, management):
+    """Allow policies that keep the management path and IPv6 neighbour discovery out of the IPsec policies.
+
+    management: networks (strings) that must keep talking to this host in clear (the controller).
+    A bypass is added only where a policy would cover such traffic, for the overlap only.
+    """
+    out, seen = [], set()
+    nets = [ipaddress.ip_network(m, strict=False) for m in management]
+    for policy in policies:
+        remote_field = "dst" if policy["dir"] == "out" else "src"
+        remote = ipaddress.ip_network(policy[remote_field], strict=False)
+        for net in nets:
+            if net.version != remote.version or not net.overlaps(remote):
+                continue
+            narrow = str(net if net.prefixlen >= remote.prefixlen else remote)
+            entry = dict(policy, priority=BYPASS_PRIORITY, templates=[])
+            entry[remote_field] = narrow
+            key = (entry["src"], entry["dst"], entry["dir"])
+            if key not in seen:
+                seen.add(key)
+                out.append(entry)
+    if any(_family(p["src"]) == 6 for p in policies):
+        for icmp_type in ND_TYPES:
+            for direction in ("out", "in"):
+                out.append({"src": "::/0", "dst": "::/0", "proto": "ipv6-icmp", "sport": icmp_type, "dir": direction,
+                            "priority": BYPASS_PRIORITY, "templates": []})
+    return out
+
+
+def plan_host(deriver, pairs, generation, collisions, ready=None):
+    """One host's share: {"sas": [...], "policies": [...], "deferred": [peer names], "deferred_policies": [...]}.
+
+    pairs: the host's Pairs. ready: names of the peers whose SAs are known to be in place, or None
+    for all of them. The policies of the other pairs go to deferred_policies: the caller keeps those
+    the kernel already has, so that a partial run neither adds nor removes anything toward them.
+    Bypass policies (bypass_entries) are the caller's to add once the list is final.
+    """
+    sas, policies, deferred, deferred_policies = [], [], set(), []
+    for pair in pairs:
+        sas += sa_entries(deriver, pair, generation, collisions)
+        if ready is None or pair.peer.name in ready:
+            policies += policy_entries(pair)
+        else:
+            deferred.add(pair.peer.name)
+            deferred_policies += policy_entries(pair)
+    return {"sas": sas, "policies": policies, "deferred": sorted(deferred), "deferred_policies": deferred_policies}

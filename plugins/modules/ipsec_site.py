@@ -1,0 +1,143 @@
+#!/usr/bin/python
+# Copyright (c) 2026 xfrm.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ipsec_site
+short_description: Key this host's share of a site (pairs, keys, SPIs) from the inventory and one master secret
+version_added: 0.2.0
+description:
+  - Runs on the controller (an action plugin): reads the site from the inventory, derives the keys and SPIs of
+    this host's own pairs from one master secret, and applies them through M(xfrm.ipsec.ipsec_sa) and
+    M(xfrm.ipsec.ipsec_policy). The roles M(xfrm.ipsec.ipsec_host,role) and M(xfrm.ipsec.ipsec_gateway,role) call it;
+    use them rather than this action directly.
+  - "The site: the end hosts of the group C(ipsec_host_group) (default C(ipsec_mesh)) pair in transport mode, every
+    pair or those in C(ipsec_host_pairs), each with its C(ipsec_host_address); the gateways of C(ipsec_gateway_group)
+    (default C(ipsec_gateways)) pair in tunnel mode between their C(ipsec_gateway_address) for the
+    C(ipsec_gateway_subnets) behind them, every pair or those in C(ipsec_gateway_pairs)."
+  - "Keys: C(HKDF-SHA256(master, \"xfrm.ipsec/v1|<pair>|<src>-><dst>|<proto>|<purpose>|gen<N>\")), one per direction and
+    purpose; SPIs the same way, unique per destination. They depend on the inventory only, never on the hosts of the
+    play, so C(--limit) runs and job slices derive what a full run does. The master secret never leaves the
+    controller; each host receives the SAs of its own pairs only."
+  - "Stages: C(scan) (once per play, C(run_once)) resolves SPI collisions across the whole site and returns them (SPIs
+    are public); C(sas) puts this host's SAs in place (SAs of pairs gone from the inventory are removed); C(policies)
+    puts its policies in place for the pairs whose peer is ready (its C(sas) stage succeeded in this run, or
+    O(phase=policies)), keeps the policies the kernel already has toward the other peers as they are, and adds bypass
+    policies for the management path and IPv6 neighbour discovery; C(plan) reports the plan and changes nothing."
+author:
+  - xfrm.ipsec contributors (@xfrm-ipsec)
+options:
+  stage:
+    description: What to do; see the description.
+    type: str
+    choices: [scan, sas, policies, plan]
+    default: plan
+  master_secret:
+    description:
+      - The site's master secret. Default the variable C(ipsec_master_secret) (keep it in the vault), read on the
+        controller, so that the secret is not even among the task's arguments. It never leaves the controller.
+    type: str
+  generation:
+    description: Key generation; rotation is generation + 1. Default the variable C(ipsec_generation), else 0.
+    type: int
+  spi_collisions:
+    description: What the C(scan) stage returned (RV(spi_collisions)); needed by C(sas) for exact SPIs.
+    type: list
+    elements: raw
+  management:
+    description:
+      - Addresses or networks that must keep talking to this host in clear (the controller). Where a policy would cover
+        traffic with them, an allow policy of higher priority keeps it out.
+      - Default the controller's own address toward the host, as routed (behind NAT, give the address the host sees).
+    type: list
+    elements: str
+  phase:
+    description:
+      - C(all) treats as ready only the peers whose C(sas) stage succeeded in this run; C(policies) treats every peer as
+        ready (the second node of a workflow whose first node, C(sas), ran on the whole site).
+    type: str
+    choices: [all, sas, policies]
+    default: all
+  netns:
+    description: Apply in this network namespace of the host (simulated fleets).
+    type: str
+attributes:
+  check_mode:
+    support: full
+    description: The modules it calls run in check mode and predict exactly.
+  diff_mode:
+    support: full
+    description: The modules' diffs, keys replaced by fingerprints.
+  platform:
+    support: full
+    platforms: linux
+    description: Plans on the controller; the modules talk NETLINK_XFRM on the host.
+seealso:
+  - module: xfrm.ipsec.ipsec_sa
+  - module: xfrm.ipsec.ipsec_policy
+"""
+
+EXAMPLES = r"""
+- name: SPI collisions across the site, once per play
+  xfrm.ipsec.ipsec_site:
+    stage: scan
+  run_once: true
+  register: scan
+
+- name: This host's SAs
+  xfrm.ipsec.ipsec_site:
+    stage: sas
+    spi_collisions: "{{ scan.spi_collisions }}"
+
+- name: This host's policies, toward the peers that are ready
+  xfrm.ipsec.ipsec_site:
+    stage: policies
+    spi_collisions: "{{ scan.spi_collisions }}"
+"""
+
+RETURN = r"""
+spi_collisions:
+  description: C(scan) only. [pair, src, dst, proto, spi] of every direction whose SPI is not its first choice.
+  returned: stage scan
+  type: list
+  elements: list
+pairs:
+  description: This host's pairs (names as C(a~b)).
+  returned: stage sas, policies, plan
+  type: list
+  elements: str
+deferred:
+  description: Peers whose policies were neither added nor removed because they were not ready in this run.
+  returned: stage sas, policies, plan
+  type: list
+  elements: str
+actions:
+  description: The changes of the module called (M(xfrm.ipsec.ipsec_sa) or M(xfrm.ipsec.ipsec_policy)).
+  returned: stage sas, policies
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            stage=dict(type="str", choices=["scan", "sas", "policies", "plan"], default="plan"),
+            master_secret=dict(type="str", no_log=True),
+            generation=dict(type="int"),
+            spi_collisions=dict(type="list", elements="raw"),
+            management=dict(type="list", elements="str"),
+            phase=dict(type="str", choices=["all", "sas", "policies"], default="all"),
+            netns=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    module.fail_json(msg="xfrm.ipsec.ipsec_site runs on the controller as an action plugin; it was called as a module")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""playbooks/site_vpn.yml on two sites (lab topology sites2): gateways gw1 and gw2, a LAN behind each.
+
+The tests run in order on the same guests, as an operator would: check mode on a fresh site, the real
+run (LAN to LAN traffic over IPv4 and IPv6, only ESP on the WAN), the second run (changed=0, no key in
+the -vvv output), then flush.yml (the roles' entries gone, a hand-made entry kept, forwarding back).
+"""
+
+import re
+import tempfile
+
+import pytest
+
+from ansible_run import Site, changed_hosts, task_results
+from traffic import Capture, ping
+
+MASTER = "sites2 lab master secret: a test vector, not a real secret"
+GATEWAYS = ("gw1", "gw2")
+FOREIGN = ("ip xfrm state add src 192.0.2.1 dst 192.0.2.99 proto esp spi 0x999 reqid 5 mode transport "
+           "enc 'cbc(aes)' 0x%s auth-trunc 'hmac(sha256)' 0x%s 128; "
+           "ip xfrm policy add src 192.0.2.1 dst 192.0.2.99 dir out tmpl proto esp reqid 5 mode transport" % ("ab" * 16, "cd" * 32))
+# echo requests/replies, IPv4 and IPv6 (not neighbour discovery, which stays in clear), and ESP/AH
+BPF = "esp or ah or icmp or (icmp6 and ip6[40] >= 128 and ip6[40] <= 129)"
+STATE = {}
+
+
+def xfrm(lab, node):
+    return lab.ssh(node, "ip xfrm state; ip xfrm policy").stdout
+
+
+@pytest.fixture(scope="module")
+def site(lab_session):
+    with tempfile.TemporaryDirectory(prefix="xfrm-site-") as tmp:
+        yield tmp
+
+
+@pytest.mark.lab("sites2")
+def test_check_mode_on_a_fresh_site_predicts_every_change_and_changes_nothing(lab, site):
+    runner = Site(lab.inventory, MASTER, site)
+    for node in GATEWAYS:
+        lab.ssh(node, "ip xfrm state flush; ip xfrm policy flush; rm -rf /var/lib/xfrm-ipsec /etc/sysctl.d/90-xfrm-ipsec.conf; "
+                      "sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0")
+    lab.ssh("gw1", FOREIGN)
+    before = {node: xfrm(lab, node) for node in GATEWAYS}
+    checked = runner.run("site_vpn.yml", "--check", "--diff")
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
+    assert {node: xfrm(lab, node) for node in GATEWAYS} == before, "check mode changed the kernel"
+    assert lab.ssh("gw1", "cat /proc/sys/net/ipv4/ip_forward").stdout.strip() == "0"
+    predicted = task_results(checked.doc)
+    sas = [actions for name, _, actions in predicted["gw1"] if "Tunnel SAs" in name][0]
+    assert sorted(a["action"] for a in sas) == ["add"] * 4, sas  # both directions, IPv4 and IPv6 tunnels
+    STATE["predicted"] = predicted
+
+
+@pytest.mark.lab("sites2")
+def test_site_vpn_keys_both_sites_and_only_esp_crosses_the_wan(lab, site):
+    runner = Site(lab.inventory, MASTER, site)
+    real = runner.run("site_vpn.yml", "--diff")
+    assert real.returncode == 0, real.stdout[-3000:] + real.stderr[-3000:]
+    assert task_results(real.doc) == STATE["predicted"], "check mode did not predict the real run"
+    gw2 = lab.hosts["gw2"]
+    with Capture(lab, "gw1", "eth1", BPF, direction="out") as c1, Capture(lab, "gw2", "eth1", BPF, direction="out") as c2:
+        assert ping(lab, "gw1", gw2["lab_lan_host"], count=5, netns="lan") == 5
+        assert ping(lab, "gw1", gw2["lab_lan_host6"], count=5, netns="lan") == 5
+    for node, cap in (("gw1", c1), ("gw2", c2)):
+        assert cap.count(r"ESP\(spi=") >= 10, (node, cap.lines)
+        assert cap.count(r"IP6 .*ESP\(spi=") >= 5, (node, cap.lines)
+        assert cap.count("ICMP") == 0, (node, cap.lines)
+    assert "192.0.2.99" in xfrm(lab, "gw1"), "the hand-made SA and policy are still there"
+
+
+@pytest.mark.lab("sites2")
+def test_a_second_run_changes_nothing_and_no_key_reaches_the_output(lab, site):
+    runner = Site(lab.inventory, MASTER, site)
+    again = runner.run("site_vpn.yml", "--diff", as_json=False, verbosity=3)
+    assert again.returncode == 0, again.stdout[-3000:]
+    recap = dict(re.findall(r"^(gw\d)\s+: ok=\d+\s+changed=(\d+)", again.stdout, re.M))
+    assert recap == {"gw1": "0", "gw2": "0"}, again.stdout[-2000:]
+    keys = set()
+    for node in GATEWAYS:
+        keys |= set(re.findall(r"0x([0-9a-f]{32,})", lab.ssh(node, "ip xfrm state").stdout))
+    keys.discard("ab" * 16)
+    keys.discard("cd" * 32)
+    assert len(keys) >= 8, keys  # enc and auth of 4 SAs
+    output = again.stdout + again.stderr
+    assert MASTER not in output
+    for key in keys:
+        assert key not in output and key[:16] not in output
+
+
+@pytest.mark.lab("sites2")
+def test_flush_removes_what_the_roles_made_and_keeps_foreign_entries(lab, site):
+    runner = Site(lab.inventory, MASTER, site)
+    flushed = runner.run("flush.yml")
+    assert flushed.returncode == 0, flushed.stdout[-3000:] + flushed.stderr[-3000:]
+    for node in GATEWAYS:
+        left = xfrm(lab, node)
+        assert "reqid 1879048448" not in left and "2001:db8" not in left and "198.51.100" not in left, (node, left)
+        assert lab.ssh(node, "cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding").stdout.split() == ["0", "0"]
+        lab.ssh(node, "test ! -e /var/lib/xfrm-ipsec/forwarding.json && test ! -e /etc/sysctl.d/90-xfrm-ipsec.conf")
+    assert "spi 0x00000999" in xfrm(lab, "gw1") and "dst 192.0.2.99/32" in xfrm(lab, "gw1"), "foreign entries survive"
+    again = runner.run("flush.yml")
+    assert changed_hosts(again.doc) == {"gw1": 0, "gw2": 0}
