@@ -222,7 +222,7 @@ def peak_rss(kind, n, netns):
 
 
 def mesh_planning(hosts_count):
-    """What site_vpn.yml computes on the controller for a full mesh: the SPI scan once per run (every direction of the
+    """What site_vpn.yml computes on the controller for a full mesh: the SPI scan once per play (every direction of the
     site), then each host's share (its pairs' keys, SPIs, SA and policy entries) as the ipsec_site action does it."""
     members = {"h%04d" % i: site.Member("h%04d" % i, ("10.%d.%d.%d" % (i >> 16, (i >> 8) & 255, i & 255),))
                for i in range(hosts_count)}

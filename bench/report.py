@@ -180,7 +180,7 @@ def write_report(results, out):
                   "the 3.7 MB result (which echoes the arguments back) each took seconds.", ""]
     parts += ["## Against the targets", ""] + _targets(results) + [""]
     parts += ["## Keys and SPIs for a full mesh (controller)", "",
-              "What site_vpn.yml computes on the controller for a full mesh of %d hosts: the SPI scan, once per run "
+              "What site_vpn.yml computes on the controller for a full mesh of %d hosts: the SPI scan, once per play "
               "(one SPI per direction of the whole site, collisions resolved: %d found) took %.1f s; each host's "
               "share (its %d SAs with keys, %d policies) %.1f ms on average, %.1f ms at most; %.1f s in all, "
               "the target being under 5 s. A host's share grows with its own peers only." % (

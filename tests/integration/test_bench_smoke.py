@@ -23,4 +23,4 @@ def test_bench_quick_run_writes_a_report_with_every_method(tmp_path):
     assert len(layers) == 9 and "-" not in layers, "module and ansible-playbook runs of the same list: %s" % layers
     assert (tmp_path / "performance.png").stat().st_size > 10000
     assert "Peak RSS of a process" in report and "Peak RSS of the module process" in report
-    assert re.search(r"full mesh of \d+ hosts: the SPI scan, once per run .* took [\d.]+ s; each host.s share", report)
+    assert re.search(r"full mesh of \d+ hosts: the SPI scan, once per play .* took [\d.]+ s; each host.s share", report)

@@ -1,0 +1,149 @@
+"""playbooks/site_vpn.yml on a mesh of three end hosts (lab topology mesh3): fleet safety, on real kernels.
+
+In order, on the same guests: a host lost mid-run cuts no one and a re-run completes the mesh; every pair
+then talks ESP both ways over IPv4 and IPv6; a --limit run neither adds nor removes anything toward the
+peers outside it; a host taken out of the inventory loses its pairs on every peer; and AWX's sliced
+two-phase workflow (each slice an inventory of its own hosts plus the roster) keys the whole mesh.
+"""
+
+import json
+import pathlib
+import re
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from ansible_run import Site, changed_hosts, task_results
+from conftest import LAB
+from traffic import Capture, ping
+
+MASTER = "mesh3 lab master secret: a test vector, not a real secret"
+NODES = ("h1", "h2", "h3")
+BPF = "esp or ah or icmp or (icmp6 and ip6[40] >= 128 and ip6[40] <= 129)"
+
+
+def addresses(lab, node):
+    return lab.hosts[node]["lab_addr"], lab.hosts[node]["lab_addr6"]
+
+
+def policies(lab, node):
+    return lab.ssh(node, "ip xfrm policy").stdout
+
+
+def inventory_copy(lab, tmp, name, hosts, roster=False):
+    """The lab's inventory with only `hosts` in it (an AWX slice) or in the mesh group, optionally with the roster."""
+    inventory = json.loads(pathlib.Path(lab.inventory).read_text())
+    everyone = inventory["all"]["children"]["ipsec_mesh"]["hosts"]
+    if roster:
+        inventory["all"]["vars"]["ipsec_host_members"] = {n: {"address": v["ipsec_host_address"]} for n, v in everyone.items()}
+        inventory["all"]["hosts"] = {n: v for n, v in inventory["all"]["hosts"].items() if n in hosts}
+        inventory["all"]["children"] = {"ipsec_mesh": {"hosts": {n: {} for n in hosts}}}
+    else:
+        inventory["all"]["children"]["ipsec_mesh"]["hosts"] = {n: v for n, v in everyone.items() if n in hosts}
+    path = pathlib.Path(tmp) / (name + ".yml")
+    path.write_text(json.dumps(inventory))
+    return path
+
+
+def assert_pairs_talk_esp(lab, pairs):
+    """Every (src, dst) pings over IPv4 and IPv6, and what each host transmits is ESP, never a plaintext echo."""
+    involved = sorted({n for pair in pairs for n in pair})
+    captures = {node: Capture(lab, node, "eth1", BPF, direction="out") for node in involved}
+    for cap in captures.values():
+        cap.__enter__()
+    try:
+        for src, dst in pairs:
+            for address in addresses(lab, dst):
+                assert ping(lab, src, address, count=2) == 2, (src, dst, address)
+    finally:
+        for cap in captures.values():
+            cap.__exit__(None, None, None)
+    for node, cap in captures.items():
+        assert cap.count(r"ESP\(spi=") >= 4 * sum(1 for pair in pairs if node in pair), (node, cap.lines)
+        assert cap.count(r"IP6 .*ESP\(spi=") >= 2, (node, cap.lines)
+        assert cap.count("ICMP") == 0, (node, cap.lines)
+
+
+@pytest.fixture(scope="module")
+def workdir(lab_session):
+    with tempfile.TemporaryDirectory(prefix="xfrm-mesh-") as tmp:
+        yield tmp
+
+
+@pytest.mark.lab("mesh3")
+def test_a_host_lost_mid_run_cuts_no_one_and_a_rerun_completes(lab, workdir):
+    site = Site(lab.inventory, MASTER, workdir)
+    for node in NODES:
+        lab.ssh(node, "ip xfrm state flush; ip xfrm policy flush")
+    run = site.popen("site_vpn.yml")
+    output = []
+    for line in run.stdout:
+        output.append(line)
+        if line.startswith("TASK [xfrm.ipsec.ipsec_host : Resolve SPI collisions"):
+            subprocess.run([str(LAB), "stop", "h3"], check=True, timeout=60)  # before anyone reached it
+    run.wait(timeout=600)
+    text = "".join(output)
+    assert run.returncode != 0 and re.search(r"^h3\s+: ok=\d+\s+changed=\d+\s+unreachable=1", text, re.M), text[-3000:]
+    for node in ("h1", "h2"):
+        assert not set(addresses(lab, "h3")) & set(re.findall(r"(?:src|dst) ([0-9a-f.:]+)/", policies(lab, node))), \
+            "%s got policies toward h3, whose SAs never went in" % node
+    assert_pairs_talk_esp(lab, [("h1", "h2"), ("h2", "h1")])
+
+    subprocess.run([str(LAB), "start", "h3"], check=True, timeout=300)
+    rerun = site.run("site_vpn.yml")
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert changed_hosts(rerun.doc)["h3"] > 0
+
+
+@pytest.mark.lab("mesh3")
+def test_every_pair_of_the_mesh_talks_only_esp_both_ways_over_ipv4_and_ipv6(lab, workdir):
+    assert_pairs_talk_esp(lab, [(a, b) for a in NODES for b in NODES if a != b])
+
+
+@pytest.mark.lab("mesh3")
+def test_a_limited_run_neither_adds_nor_removes_anything_toward_peers_outside_it(lab, workdir):
+    site = Site(lab.inventory, MASTER, workdir)
+    h1, h3 = lab.hosts["h1"]["lab_addr"], lab.hosts["h3"]["lab_addr"]
+    lab.ssh("h1", "ip xfrm policy delete src %s/32 dst %s/32 dir out" % (h1, h3))  # as if h1~h3 were half done
+    before = policies(lab, "h1")
+    limited = site.run("site_vpn.yml", "--limit", "h1")
+    assert limited.returncode == 0, limited.stdout[-3000:]
+    assert changed_hosts(limited.doc) == {"h1": 0}
+    results = [r for name, r in ((t["task"]["name"], t["hosts"].get("h1", {})) for p in limited.doc["plays"] for t in p["tasks"])
+               if "Policies in and out" in name]
+    assert results[0]["deferred"] == ["h2", "h3"]
+    assert policies(lab, "h1") == before, "the out policy toward h3 was neither added back nor anything removed"
+    assert_pairs_talk_esp(lab, [("h1", "h2"), ("h2", "h1")])
+
+
+@pytest.mark.lab("mesh3")
+def test_a_host_taken_out_of_the_inventory_loses_its_pairs_on_every_peer(lab, workdir):
+    site = Site(lab.inventory, MASTER, workdir)
+    without_h3 = inventory_copy(lab, workdir, "without-h3", ("h1", "h2"))
+    run = site.run("site_vpn.yml", inventory=without_h3)
+    assert run.returncode == 0, run.stdout[-3000:]
+    for node in ("h1", "h2"):
+        tables = lab.ssh(node, "ip xfrm state; ip xfrm policy").stdout
+        for address in addresses(lab, "h3"):
+            assert address + " " not in tables and address + "/" not in tables, (node, address, tables)
+    assert_pairs_talk_esp(lab, [("h1", "h2"), ("h2", "h1")])
+
+
+@pytest.mark.lab("mesh3")
+def test_awx_slices_with_a_roster_in_two_phases_key_the_whole_mesh(lab, workdir):
+    site = Site(lab.inventory, MASTER, workdir)
+    for node in NODES:
+        lab.ssh(node, "ip xfrm state flush; ip xfrm policy flush")
+    slices = [inventory_copy(lab, workdir, "slice1", ("h1", "h2"), roster=True),
+              inventory_copy(lab, workdir, "slice2", ("h3",), roster=True)]
+    for phase in ("sas", "policies"):
+        for inventory in slices:
+            run = site.run("site_vpn.yml", "-e", "ipsec_phase=" + phase, inventory=inventory)
+            assert run.returncode == 0, (phase, inventory.name, run.stdout[-3000:])
+        if phase == "sas":
+            for node in NODES:
+                assert lab.ssh(node, "ip xfrm state | grep -c '^src'").stdout.strip() == "8", node  # 2 peers x 2 ways x 2 families
+                assert "tmpl" not in policies(lab, node), "no policy before the policies phase"
+    assert_pairs_talk_esp(lab, [(a, b) for a in NODES for b in NODES if a != b])
