@@ -66,7 +66,7 @@ class Inventory:
 
     def member(self, kind, host):
         if (kind, host) not in self._members:
-            _, _, address_var, subnets_var, _, prefix = KIND_VARS[kind]
+            address_var, subnets_var, prefix = KIND_VARS[kind][2], KIND_VARS[kind][3], KIND_VARS[kind][5]
             roster = self.roster(kind)
             if roster is not None:
                 where = "%smembers[%s]" % (prefix, host)
@@ -130,7 +130,8 @@ class Inventory:
 def controller_address(host):
     """The controller's own address toward host, as routed (a UDP connect sends nothing), or None."""
     try:
-        family, _, _, _, sockaddr = socket.getaddrinfo(host, 22, proto=socket.IPPROTO_UDP)[0]
+        found = socket.getaddrinfo(host, 22, proto=socket.IPPROTO_UDP)[0]
+        family, sockaddr = found[0], found[4]
         with socket.socket(family, socket.SOCK_DGRAM) as probe:
             probe.connect(sockaddr)
             return probe.getsockname()[0]

@@ -9,9 +9,10 @@ module: ipsec_site
 short_description: Key this host's share of a site (pairs, keys, SPIs) from the inventory and one master secret
 version_added: 0.2.0
 description:
-  - Runs on the controller (an action plugin): reads the site from the inventory, derives the keys and SPIs of
+  - Runs on the controller (an action plugin). It reads the site from the inventory, derives the keys and SPIs of
     this host's own pairs from one master secret, and applies them through M(xfrm.ipsec.ipsec_sa) and
-    M(xfrm.ipsec.ipsec_policy). The roles M(xfrm.ipsec.ipsec_host,role) and M(xfrm.ipsec.ipsec_gateway,role) call it;
+    M(xfrm.ipsec.ipsec_policy). The roles R(xfrm.ipsec.ipsec_host,ansible_collections.xfrm.ipsec.ipsec_host_role)
+    and R(xfrm.ipsec.ipsec_gateway,ansible_collections.xfrm.ipsec.ipsec_gateway_role) call it;
     use them rather than this action directly.
   - "The site: the end hosts of the group C(ipsec_host_group) (default C(ipsec_mesh)) pair in transport mode, every
     pair or those in C(ipsec_host_pairs), each with its C(ipsec_host_address); the gateways of C(ipsec_gateway_group)

@@ -11,11 +11,10 @@ import pathlib
 import re
 import subprocess
 import tempfile
-import time
 
 import pytest
 
-from ansible_run import Site, changed_hosts, task_results
+from ansible_run import Site, changed_hosts
 from conftest import LAB
 from traffic import Capture, ping
 

@@ -46,7 +46,7 @@ def test_check_mode_on_a_fresh_site_predicts_every_change_and_changes_nothing(la
     assert {node: xfrm(lab, node) for node in GATEWAYS} == before, "check mode changed the kernel"
     assert lab.ssh("gw1", "cat /proc/sys/net/ipv4/ip_forward").stdout.strip() == "0"
     predicted = task_results(checked.doc)
-    sas = [actions for name, _, actions in predicted["gw1"] if "Tunnel SAs" in name][0]
+    sas = [result[2] for result in predicted["gw1"] if "Tunnel SAs" in result[0]][0]
     assert sorted(a["action"] for a in sas) == ["add"] * 4, sas  # both directions, IPv4 and IPv6 tunnels
     STATE["predicted"] = predicted
 

@@ -56,6 +56,11 @@ def run(host, stage, groups, hostvars, play=None, check=False, **args):
     return action.run(task_vars=task_vars), sent
 
 
+def sent_by(*args, **kwargs):
+    """What run() sent to the host: [(module, module_args)]."""
+    return run(*args, **kwargs)[1]
+
+
 def scan(groups, hostvars):
     result, sent = run(sorted(hostvars)[0], "scan", groups, hostvars)
     assert not sent, "the scan stays on the controller"
@@ -63,7 +68,7 @@ def scan(groups, hostvars):
 
 
 def sas_sent(host, groups, hostvars, **args):
-    _, sent = run(host, "sas", groups, hostvars, spi_collisions=scan(groups, hostvars), **args)
+    sent = sent_by(host, "sas", groups, hostvars, spi_collisions=scan(groups, hostvars), **args)
     ((module, module_args),) = sent
     assert module == "xfrm.ipsec.ipsec_sa" and module_args["exclusive"] is True
     return module_args["sas"]
@@ -88,15 +93,17 @@ def test_each_host_receives_only_the_sas_of_its_own_pairs_and_never_the_master_s
 def test_both_peers_of_a_pair_hold_the_same_sa_each_way():
     groups, hostvars = inventory()
     h1, h2 = sas_sent("h1", groups, hostvars), sas_sent("h2", groups, hostvars)
-    between = lambda sas: sorted((json.dumps(sa, sort_keys=True) for sa in sas
-                                  if {sa["src"], sa["dst"]} <= {"192.0.2.1", "192.0.2.2", "2001:db8::1", "2001:db8::2"}))
+
+    def between(sas):
+        return sorted(json.dumps(sa, sort_keys=True) for sa in sas
+                      if {sa["src"], sa["dst"]} <= {"192.0.2.1", "192.0.2.2", "2001:db8::1", "2001:db8::2"})
     assert between(h1) == between(h2) and len(between(h1)) == 4
 
 
 def test_a_limited_play_derives_the_same_keys_and_spis_as_a_full_one():
     groups, hostvars = inventory()
     full = sas_sent("h3", groups, hostvars)
-    _, sent = run("h3", "sas", groups, hostvars, play=["h3"], spi_collisions=scan(groups, hostvars))
+    sent = sent_by("h3", "sas", groups, hostvars, play=["h3"], spi_collisions=scan(groups, hostvars))
     assert sent[0][1]["sas"] == full
 
 
@@ -121,7 +128,7 @@ def test_a_new_pair_that_collides_moves_an_spi_and_the_scan_reports_it(monkeypat
     groups, hostvars = inventory({"h1": MESH["h1"], "h2": MESH["h2"]})
     assert scan(groups, hostvars) == []
     groups, hostvars = inventory({"h1": MESH["h1"], "h2": MESH["h2"], "h3": MESH["h3"]})
-    result, _ = run("h1", "scan", groups, hostvars)
+    result = run("h1", "scan", groups, hostvars)[0]
     (moved,) = result["spi_collisions"]
     assert moved[:4] == ["h1~h3", "192.0.2.3", "192.0.2.1", "esp"] and moved[4] != 0x4000
     assert "SPI collision resolved at 192.0.2.1" in result["warnings"][0]
@@ -133,7 +140,7 @@ def test_policies_go_only_toward_ready_peers_and_the_others_are_deferred():
     groups, hostvars = inventory()
     hostvars["h2"]["ansible_facts"] = {READY_FACT: True}
     result, sent = run("h1", "policies", groups, hostvars, play=["h1", "h2", "h3"])
-    modules = [m for m, _ in sent]
+    modules = [module for module, _args in sent]
     assert modules == ["xfrm.ipsec.ipsec_info", "xfrm.ipsec.ipsec_policy"], "existing policies read only when a peer is deferred"
     assert result["deferred"] == ["h3", "h4"]
     policies = sent[1][1]["policies"]
@@ -145,7 +152,7 @@ def test_policies_go_only_toward_ready_peers_and_the_others_are_deferred():
 def test_phase_policies_treats_every_peer_as_ready():
     groups, hostvars = inventory()
     result, sent = run("h1", "policies", groups, hostvars, play=["h1"], phase="policies")
-    assert result["deferred"] == [] and [m for m, _ in sent] == ["xfrm.ipsec.ipsec_policy"]
+    assert result["deferred"] == [] and [module for module, _args in sent] == ["xfrm.ipsec.ipsec_policy"]
     assert sum(1 for p in sent[0][1]["policies"] if p["templates"]) == 3 * 2 * 2
 
 
@@ -162,7 +169,7 @@ def test_gateway_policies_pair_subnets_of_one_family_with_out_in_and_fwd():
 
 def test_the_management_path_gets_bypass_policies_where_a_policy_would_cover_it():
     groups, hostvars = inventory()
-    _, sent = run("gw1", "policies", groups, hostvars, phase="policies", management=["203.0.113.7"])
+    sent = sent_by("gw1", "policies", groups, hostvars, phase="policies", management=["203.0.113.7"])
     bypass = [(p["dir"], p["src"], p["dst"], p["priority"]) for p in sent[0][1]["policies"] if not p["templates"]]
     assert sorted(bypass) == sorted([("out", "198.51.100.0/24", "203.0.113.7/32", site.BYPASS_PRIORITY),
                                      ("in", "203.0.113.7/32", "198.51.100.0/24", site.BYPASS_PRIORITY),
@@ -172,7 +179,7 @@ def test_the_management_path_gets_bypass_policies_where_a_policy_would_cover_it(
 
 def test_ipv6_pairs_keep_neighbour_discovery_out_of_the_policies():
     groups, hostvars = inventory()
-    _, sent = run("h1", "policies", groups, hostvars, phase="policies")
+    sent = sent_by("h1", "policies", groups, hostvars, phase="policies")
     nd = {(p["dir"], p["sport"]) for p in sent[0][1]["policies"] if p.get("proto") == "ipv6-icmp"}
     assert nd == {(d, t) for d in ("in", "out") for t in site.ND_TYPES}
 
@@ -188,7 +195,7 @@ def test_a_pair_override_stated_by_both_gives_esp_inside_ah():
     groups, hostvars = inventory(common={"ipsec_host_pair_overrides": {"h1~h2": {"protocols": ["esp", "ah"]}}})
     sas = sas_sent("h1", groups, hostvars)
     assert sorted(sa["proto"] for sa in sas if sa["dst"] == "192.0.2.2") == ["ah", "esp"]
-    _, sent = run("h1", "policies", groups, hostvars, phase="policies")
+    sent = sent_by("h1", "policies", groups, hostvars, phase="policies")
     out = [p for p in sent[0][1]["policies"] if p["dir"] == "out" and p["dst"] == "192.0.2.2"]
     assert [t["proto"] for t in out[0]["templates"]] == ["esp", "ah"]
 
@@ -235,5 +242,5 @@ def test_a_slice_with_a_pared_inventory_and_a_roster_plans_what_the_full_invento
     sliced_vars = {h: dict(hostvars[h], ipsec_host_members=roster) for h in ("h2", "h4")}
     sliced_groups = {"all": ["h2", "h4"], "ipsec_mesh": ["h2", "h4"], "ipsec_gateways": []}
     collisions = run("h2", "scan", sliced_groups, sliced_vars)[0]["spi_collisions"]
-    _, sent = run("h2", "sas", sliced_groups, sliced_vars, spi_collisions=collisions)
+    sent = sent_by("h2", "sas", sliced_groups, sliced_vars, spi_collisions=collisions)
     assert sent[0][1]["sas"] == full and len(full) == 3 * 2 * 2
