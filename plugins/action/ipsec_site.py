@@ -98,7 +98,9 @@ class Inventory:
 
     def pair_names(self, kind):
         group, name = self.group(kind)
-        explicit = self.var(self._me, KIND_VARS[kind][4])
+        # as a member of the group states them: the gateways' play scans the mesh's pairs too
+        speaker = self._me if self._me in group else next((h for h in sorted(group) if h in self._hostvars), self._me)
+        explicit = self.var(speaker, KIND_VARS[kind][4])
         return site.pairs_of(group, explicit, KIND_VARS[kind][4], name)
 
     def pairs(self, kind, host):

@@ -244,3 +244,12 @@ def test_a_slice_with_a_pared_inventory_and_a_roster_plans_what_the_full_invento
     collisions = run("h2", "scan", sliced_groups, sliced_vars)[0]["spi_collisions"]
     sent = sent_by("h2", "sas", sliced_groups, sliced_vars, spi_collisions=collisions)
     assert sent[0][1]["sas"] == full and len(full) == 3 * 2 * 2
+
+
+def test_explicit_pairs_are_read_as_the_groups_members_state_them_whichever_play_scans():
+    groups, hostvars = inventory()
+    for host in MESH:
+        hostvars[host]["ipsec_host_pairs"] = [["h1", "h2"]]  # group_vars of ipsec_mesh: the gateways do not see it
+    from_mesh = run("h1", "scan", groups, hostvars)[0]
+    from_gateway = run("gw1", "scan", groups, hostvars)[0]
+    assert from_mesh["pairs"] == from_gateway["pairs"] == 2 and from_mesh["directions"] == from_gateway["directions"]
