@@ -10,6 +10,7 @@ import json
 import os
 import pathlib
 import subprocess
+import tempfile
 
 import pytest
 
@@ -89,3 +90,10 @@ def lab(request, lab_session):
         raise pytest.UsageError("a test using the lab fixture needs @pytest.mark.lab(TOPOLOGY)")
     lab_session.up(marker.args[0])
     return lab_session
+
+
+@pytest.fixture(scope="module")
+def workdir():
+    """A temporary directory shared by the tests of one module (vars files, inventories), removed after them."""
+    with tempfile.TemporaryDirectory(prefix="xfrm-test-") as tmp:
+        yield tmp

@@ -10,7 +10,6 @@ import json
 import pathlib
 import re
 import subprocess
-import tempfile
 
 import pytest
 
@@ -66,12 +65,6 @@ def assert_pairs_talk_esp(lab, pairs):
         assert cap.count(r"IP6 .*ESP\(spi=") >= 2, (node, cap.lines)
         assert cap.count("ICMP") == 0, (node, cap.lines)
     return captures
-
-
-@pytest.fixture(scope="module")
-def workdir(lab_session):
-    with tempfile.TemporaryDirectory(prefix="xfrm-mesh-") as tmp:
-        yield tmp
 
 
 @pytest.mark.lab("mesh3")

@@ -6,7 +6,6 @@ the -vvv output), then flush.yml (the roles' entries gone, a hand-made entry kep
 """
 
 import re
-import tempfile
 
 import pytest
 
@@ -27,15 +26,9 @@ def xfrm(lab, node):
     return lab.ssh(node, "ip xfrm state; ip xfrm policy").stdout
 
 
-@pytest.fixture(scope="module")
-def site(lab_session):
-    with tempfile.TemporaryDirectory(prefix="xfrm-site-") as tmp:
-        yield tmp
-
-
 @pytest.mark.lab("sites2")
-def test_check_mode_on_a_fresh_site_predicts_every_change_and_changes_nothing(lab, site):
-    runner = Site(lab.inventory, MASTER, site)
+def test_check_mode_on_a_fresh_site_predicts_every_change_and_changes_nothing(lab, workdir):
+    runner = Site(lab.inventory, MASTER, workdir)
     for node in GATEWAYS:
         lab.ssh(node, "ip xfrm state flush; ip xfrm policy flush; rm -rf /var/lib/xfrm-ipsec /etc/sysctl.d/90-xfrm-ipsec.conf; "
                       "sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0")
@@ -52,8 +45,8 @@ def test_check_mode_on_a_fresh_site_predicts_every_change_and_changes_nothing(la
 
 
 @pytest.mark.lab("sites2")
-def test_site_vpn_keys_both_sites_and_only_esp_crosses_the_wan(lab, site):
-    runner = Site(lab.inventory, MASTER, site)
+def test_site_vpn_keys_both_sites_and_only_esp_crosses_the_wan(lab, workdir):
+    runner = Site(lab.inventory, MASTER, workdir)
     real = runner.run("site_vpn.yml", "--diff")
     assert real.returncode == 0, real.stdout[-3000:] + real.stderr[-3000:]
     assert task_results(real.doc) == STATE["predicted"], "check mode did not predict the real run"
@@ -69,8 +62,8 @@ def test_site_vpn_keys_both_sites_and_only_esp_crosses_the_wan(lab, site):
 
 
 @pytest.mark.lab("sites2")
-def test_a_second_run_changes_nothing_and_no_key_reaches_the_output(lab, site):
-    runner = Site(lab.inventory, MASTER, site)
+def test_a_second_run_changes_nothing_and_no_key_reaches_the_output(lab, workdir):
+    runner = Site(lab.inventory, MASTER, workdir)
     again = runner.run("site_vpn.yml", "--diff", as_json=False, verbosity=3)
     assert again.returncode == 0, again.stdout[-3000:]
     recap = dict(re.findall(r"^(gw\d)\s+: ok=\d+\s+changed=(\d+)", again.stdout, re.M))
@@ -88,8 +81,8 @@ def test_a_second_run_changes_nothing_and_no_key_reaches_the_output(lab, site):
 
 
 @pytest.mark.lab("sites2")
-def test_flush_removes_what_the_roles_made_and_keeps_foreign_entries(lab, site):
-    runner = Site(lab.inventory, MASTER, site)
+def test_flush_removes_what_the_roles_made_and_keeps_foreign_entries(lab, workdir):
+    runner = Site(lab.inventory, MASTER, workdir)
     flushed = runner.run("flush.yml")
     assert flushed.returncode == 0, flushed.stdout[-3000:] + flushed.stderr[-3000:]
     for node in GATEWAYS:
