@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A simulated fleet: what playbooks/site_vpn.yml costs the controller as the site grows.
 
 N hosts are network namespaces of this machine (connection local, `ipsec_netns` per host), so the

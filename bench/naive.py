@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """site_vpn.yml against the naive way, side by side, in the lab's mesh3 (real SAs, three TCG guests).
 
 The naive way is what people write first: the controller renders each host's `ip -batch` file (the
@@ -30,12 +29,11 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import keys, rend
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import validate_policies, validate_sas  # noqa: E402  pylint: disable=wrong-import-position
 
 MASTER = "naive-versus-site_vpn benchmark master secret, not a real one"
+COPY = {"content": "{{ naive_batch }}", "dest": "/root/xfrm.batch", "mode": "0600"}
+LOAD = "sh -c 'ip xfrm policy flush && ip xfrm state flush && ip -batch /root/xfrm.batch'"
 NAIVE = [{"name": "Key the mesh the naive way", "hosts": "ipsec_mesh", "gather_facts": False, "tasks": [
-    {"name": "The host's ip -batch file", "ansible.builtin.copy": {"content": "{{ naive_batch }}", "dest": "/root/xfrm.batch",
-                                                                  "mode": "0600"},
-     "register": "batch", "no_log": True},
-    {"name": "Load it", "ansible.builtin.command": "sh -c 'ip xfrm policy flush && ip xfrm state flush && ip -batch /root/xfrm.batch'",
-     "when": "batch.changed", "changed_when": True}]}]
+    {"name": "The host's ip -batch file", "ansible.builtin.copy": COPY, "register": "batch", "no_log": True},
+    {"name": "Load it", "ansible.builtin.command": LOAD, "when": "batch.changed", "changed_when": True}]}]
 
 
 def batches(lab_info):
