@@ -187,5 +187,8 @@ def write_report(results, out):
                   mesh["hosts"], mesh.get("collisions", 0), mesh.get("scan_seconds", 0), mesh["sas_per_host"],
                   mesh.get("policies_per_host", 0), 1000 * mesh["per_host"], 1000 * mesh.get("max_per_host", 0),
                   mesh["seconds"]), "",
+              "The whole play on a simulated fleet (hosts as network namespaces, check mode): [fleet.md](fleet.md) "
+              "(`bench/run fleet`); site_vpn.yml against the naive copy + `ip -batch` way in the lab's mesh3: "
+              "[naive.md](naive.md) (`bench/run naive`).", "",
               "Reproduce: `bench/run` (root; boots the lab for SAs; `--quick` for a smoke run)."]
     (out / "performance.md").write_text("\n".join(parts) + "\n")

@@ -46,10 +46,22 @@ class Inventory:
         self._hostvars = task_vars["hostvars"]
         self._me = task_vars["inventory_hostname"]
         self._members = {}
+        self._settings = {}
+        self._cache = {}  # (host, variable) -> templated value
+        self._peer_vars = {}  # host -> hostvars[host], which costs a get_vars() of that host each time it is read
 
     def var(self, host, name, default=None):
-        value = self._vars.get(name, default) if host == self._me else self._hostvars[host].get(name, default)
-        return self._templar.template(value)
+        key = (host, name)
+        if key not in self._cache:
+            if host == self._me:
+                value = self._vars.get(name)
+            else:
+                if host not in self._peer_vars:
+                    self._peer_vars[host] = self._hostvars[host]
+                value = self._peer_vars[host].get(name)
+            self._cache[key] = self._templar.template(value)
+        value = self._cache[key]
+        return default if value is None else value
 
     def roster(self, kind):
         return self.var(self._me, KIND_VARS[kind][5] + "members")
@@ -90,11 +102,14 @@ class Inventory:
         if host != self._me and host not in self._hostvars:
             return None
         prefix = KIND_VARS[kind][5]
-        raw = {field: self.var(host, prefix + field) for field in site.FIELDS}
-        raw = {k: v for k, v in raw.items() if v is not None}
         override = (self.var(host, prefix + "pair_overrides") or {}).get(pair)
-        raw.update(override or {})
-        return site.settings(raw, "%s: %s (pair %s)" % (host, prefix + "*", pair))
+        key = (kind, host, None if override is None else pair)
+        if key not in self._settings:
+            raw = {field: self.var(host, prefix + field) for field in site.FIELDS}
+            raw = {k: v for k, v in raw.items() if v is not None}
+            raw.update(override or {})
+            self._settings[key] = site.settings(raw, "%s: %s (pair %s)" % (host, prefix + "*", pair))
+        return self._settings[key]
 
     def pair_names(self, kind):
         group, name = self.group(kind)
