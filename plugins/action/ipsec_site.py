@@ -192,7 +192,8 @@ class ActionModule(ActionBase):
             return dict(changed=False, sas=len(plan["sas"]), policies=len(plan["policies"]), **summary)
         netns = {"netns": args["netns"]} if args.get("netns") else {}
         if stage == "sas":
-            result = self._module("xfrm.ipsec.ipsec_sa", dict(sas=plan["sas"], exclusive=True, **netns), task_vars)
+            result = self._execute_module(module_name="xfrm.ipsec.ipsec_sa", task_vars=task_vars,
+                                          module_args=dict(sas=plan["sas"], exclusive=True, **netns))
             result.setdefault("ansible_facts", {})[READY_FACT] = not result.get("failed")
         else:
             policies = plan["policies"]
@@ -202,7 +203,8 @@ class ActionModule(ActionBase):
             if management is None:
                 management = self._management(task_vars)
             policies = site.bypass_entries(policies, management) + policies
-            result = self._module("xfrm.ipsec.ipsec_policy", dict(policies=policies, exclusive=True, **netns), task_vars)
+            result = self._execute_module(module_name="xfrm.ipsec.ipsec_policy", task_vars=task_vars,
+                                          module_args=dict(policies=policies, exclusive=True, **netns))
             summary["management"] = list(management)
         result.update(summary)
         return result
@@ -227,7 +229,8 @@ class ActionModule(ActionBase):
 
     def _kept(self, deferred, netns, task_vars):
         """The deferred pairs' policies that the kernel already has, exactly as it has them (nothing added, nothing removed)."""
-        info = self._module("xfrm.ipsec.ipsec_info", dict(sas=False, managed_only=True, **netns), task_vars)
+        info = self._execute_module(module_name="xfrm.ipsec.ipsec_info", task_vars=task_vars,
+                                    module_args=dict(sas=False, managed_only=True, **netns))
         if info.get("failed"):
             raise AnsibleActionFail("cannot read the policies of %s: %s" % (task_vars["inventory_hostname"], info.get("msg")))
         try:
@@ -243,6 +246,3 @@ class ActionModule(ActionBase):
             return []
         address = controller_address(task_vars.get("ansible_host") or task_vars["inventory_hostname"])
         return [address] if address else []
-
-    def _module(self, name, module_args, task_vars):
-        return self._execute_module(module_name=name, module_args=module_args, task_vars=task_vars)

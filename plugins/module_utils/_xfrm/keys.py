@@ -62,7 +62,7 @@ class Deriver:
 
     def spi(self, pair, src, dst, proto, generation, attempt=0):
         label = "%s|%d" % (info(pair, src, dst, proto, "spi", generation), attempt)
-        raw = int.from_bytes(self._hmac(label.encode() + b"\x01")[:4], "big")
+        raw = int.from_bytes(self.expand(label.encode(), 4), "big")
         spi = (raw & ~1) | (generation & 1)
         return spi if spi >= SPI_MIN else spi | SPI_MIN
 

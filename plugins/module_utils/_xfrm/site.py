@@ -56,8 +56,9 @@ def settings(raw, where):
     if unknown:
         raise SiteError("%s: unknown setting(s) %s (known: %s)" % (where, ", ".join(sorted(unknown)), ", ".join(FIELDS)))
     try:
-        value = Settings(**dict(raw, protocols=tuple(raw.get("protocols", ("esp",))),
-                                enc_key_bits=int(raw.get("enc_key_bits", 256)), auth_trunc_len=int(raw.get("auth_trunc_len", 128))))
+        value = Settings(**dict(Settings._field_defaults, **raw))
+        value = value._replace(protocols=tuple(value.protocols), enc_key_bits=int(value.enc_key_bits),
+                               auth_trunc_len=int(value.auth_trunc_len))
     except (TypeError, ValueError) as exc:
         raise SiteError("%s: %s" % (where, exc)) from None
     protocols = value.protocols
@@ -157,9 +158,6 @@ class Pair(NamedTuple):
 
     def links(self):
         """[(local address, peer address)] of each family both ends have."""
-        if len(self.local.addresses) == 1 == len(self.peer.addresses):
-            a, b = self.local.addresses[0], self.peer.addresses[0]
-            return [(a, b)] if _family(a) == _family(b) else []
         return [(a, b) for a in self.local.addresses for b in self.peer.addresses if _family(a) == _family(b)]
 
     def directions(self):
@@ -175,8 +173,8 @@ def all_directions(pairs):
     """Every SA direction of the given pairs (each pair once), for keys.spi_collisions."""
     seen, out = set(), []
     for pair in pairs:
-        if pair.name + pair.kind not in seen:
-            seen.add(pair.name + pair.kind)
+        if (pair.kind, pair.name) not in seen:
+            seen.add((pair.kind, pair.name))
             out += pair.directions()
     return out
 
