@@ -18,8 +18,8 @@ description:
     pair or those in C(ipsec_host_pairs), each with its C(ipsec_host_address); the gateways of C(ipsec_gateway_group)
     (default C(ipsec_gateways)) pair in tunnel mode between their C(ipsec_gateway_address) for the
     C(ipsec_gateway_subnets) behind them, every pair or those in C(ipsec_gateway_pairs)."
-  - "Keys: C(HKDF-SHA256(master, \"xfrm.ipsec/v1|<pair>|<src>-><dst>|<proto>|<purpose>|gen<N>\")), one per direction and
-    purpose; SPIs the same way, unique per destination. They depend on the inventory only, never on the hosts of the
+  - "Keys: keyed BLAKE2b of C(\"xfrm.ipsec/v2|<pair>|<src>-><dst>|<proto>|gen<N>\") under HKDF-Extract(master), the
+    encryption then the authentication key of each direction; SPIs the same way, unique per destination. They depend on the inventory only, never on the hosts of the
     play, so C(--limit) runs and job slices derive what a full run does. The master secret never leaves the
     controller; each host receives the SAs of its own pairs only."
   - "Stages: C(scan) (once per play, C(run_once)) resolves SPI collisions across the whole site and returns them (SPIs

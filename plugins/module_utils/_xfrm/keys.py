@@ -1,13 +1,19 @@
 # Copyright (c) 2026 xfrm.ipsec contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Keys and SPIs derived on the controller from one master secret (HKDF-SHA256, RFC 5869).
+"""Keys and SPIs derived on the controller from one master secret.
 
-    key = HKDF(ikm=master, info="xfrm.ipsec/v1|<pair>|<src>-><dst>|<proto>|<purpose>|gen<N>")
+    K    = HKDF-Extract-SHA256(salt=0, ikm=master)                       (RFC 5869; once per master)
+    keys = BLAKE2b-512(key=K, data=info || 0x01) || BLAKE2b-512(key=K, data=info || 0x02) ...
+           info = "xfrm.ipsec/v2|<pair>|<src>-><dst>|<proto>|gen<N>"; the encryption key's bytes
+           first, then the authentication key's
+    SPI  = BLAKE2b-32(key=K, data=info || "|spi|<attempt>")
 
-One key per direction and purpose; the same inputs always give the same keys, so re-runs are
-idempotent and rotation is generation + 1. SPIs come from the same derivation (purpose "spi",
-then "|<attempt>"), are >= 0x100 and carry the generation's parity in their lowest bit, so
-generations N and N+1 never collide at a destination.
+Keyed BLAKE2b is a PRF (RFC 7693, its keyed mode; libsodium's crypto_kdf is the same construction),
+used in counter mode as in NIST SP 800-108: one call gives the 64 bytes of a direction's keys
+(AES-256 and HMAC-SHA256), where HKDF-Expand-SHA256 takes two HMACs, each two hashes. One
+derivation per direction; the same inputs always give the same keys, so re-runs are idempotent and
+rotation is generation + 1. SPIs are >= 0x100 and carry the generation's parity in their lowest
+bit, so generations N and N+1 never collide at a destination.
 
 SPIs must be unique per destination. A direction's SPI is its attempt-0 SPI unless that one
 collides at the destination (about n^2 / 2^32 for n senders to one host: rare); collisions are
@@ -22,55 +28,42 @@ import functools
 import hashlib
 import hmac
 
-VERSION = "xfrm.ipsec/v1"
+VERSION = "xfrm.ipsec/v2"
 SPI_MIN = 0x100
-
-
-def hkdf_sha256(ikm, info, length, salt=b""):
-    """RFC 5869 extract-and-expand."""
-    return Deriver(ikm, salt).expand(info, length)
+BLOCK = 64  # bytes of one BLAKE2b-512 output
 
 
 class Deriver:
-    """HKDF-SHA256 for one master secret: Extract once, and each Expand block hashed from copies of
-    the HMAC's keyed inner and outer SHA-256 states (the same bytes as hmac.digest, 3x faster)."""
+    """The derivation for one master secret: Extract once; each call hashes from a copy of the keyed state."""
 
-    def __init__(self, master, salt=b""):
-        prk = _extract(salt or bytes(32), master).ljust(64, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in prk))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in prk))
+    def __init__(self, master):
+        key = extract(master)
+        self._block = hashlib.blake2b(key=key, digest_size=BLOCK)
+        self._spi = hashlib.blake2b(key=key, digest_size=4)
 
-    def _hmac(self, message):
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
-
-    def expand(self, info, length):
-        if length <= 32:
-            return self._hmac(info + b"\x01")[:length]
-        out, block, counter = b"", b"", 1
-        while len(out) < length:
-            block = self._hmac(block + info + bytes([counter]))
-            out += block
-            counter += 1
+    def keys(self, pair, src, dst, proto, generation, length):
+        """A direction's key material, `length` bytes: the encryption key, then the authentication key."""
+        label = info(pair, src, dst, proto, generation).encode()
+        block = self._block.copy()
+        block.update(label + b"\x01")
+        out = block.digest()
+        for counter in range(2, 2 + (length - 1) // BLOCK):  # beyond 64 bytes (an HMAC-SHA384/512 key)
+            block = self._block.copy()
+            block.update(label + bytes((counter,)))
+            out += block.digest()
         return out[:length]
 
-    def key(self, pair, src, dst, proto, purpose, generation, length):
-        return self.expand(info(pair, src, dst, proto, purpose, generation).encode(), length)
-
     def spi(self, pair, src, dst, proto, generation, attempt=0):
-        label = "%s|%d" % (info(pair, src, dst, proto, "spi", generation), attempt)
-        raw = int.from_bytes(self.expand(label.encode(), 4), "big")
-        spi = (raw & ~1) | (generation & 1)
-        return spi if spi >= SPI_MIN else spi | SPI_MIN
+        block = self._spi.copy()
+        block.update(("%s|%s|%s->%s|%s|gen%d|spi|%d" % (VERSION, pair, src, dst, proto, generation, attempt)).encode())
+        value = (int.from_bytes(block.digest(), "big") & ~1) | (generation & 1)
+        return value if value >= SPI_MIN else value | SPI_MIN
 
 
 @functools.lru_cache(maxsize=16)
-def _extract(salt, ikm):
-    """HKDF-Extract: the same for every key of a group (one master secret), so computed once."""
-    return hmac.digest(salt, ikm, "sha256")
+def extract(master, salt=b""):
+    """HKDF-Extract (RFC 5869, SHA-256): the master secret, of any length, as a 32-byte key. Once per master."""
+    return hmac.digest(salt or bytes(32), master, "sha256")
 
 
 def pair_name(a, b):
@@ -78,12 +71,9 @@ def pair_name(a, b):
     return "~".join(sorted((a, b)))
 
 
-def info(pair, src, dst, proto, purpose, generation):
-    return "%s|%s|%s->%s|%s|%s|gen%d" % (VERSION, pair, src, dst, proto, purpose, generation)
-
-
-def derive_key(master, pair, src, dst, proto, purpose, generation, length):
-    return Deriver(master).key(pair, src, dst, proto, purpose, generation, length)
+def info(pair, src, dst, proto, generation):
+    """The info of one direction's keys; its SPI's appends "|spi|<attempt>"."""
+    return "%s|%s|%s->%s|%s|gen%d" % (VERSION, pair, src, dst, proto, generation)
 
 
 def spi_collisions(deriver, directions, generation):
@@ -93,26 +83,30 @@ def spi_collisions(deriver, directions, generation):
     once; only destinations with a collision are sorted and re-derived, so the cost is one SPI per
     direction. Every host of the group gets the same answer whatever the order.
     """
-    first = {}
-    by_dst = {}
+    spi = deriver.spi
+    first, taken_at = {}, {}
+    clashing = set()  # destinations where two directions drew the same attempt-0 SPI
     for direction in directions:
-        spi = deriver.spi(*direction, generation)
-        first[direction] = spi
-        by_dst.setdefault(direction[2], {}).setdefault(spi, []).append(direction)
+        first[direction] = value = spi(*direction, generation)
+        at = (direction[2], value)
+        if at in taken_at:
+            clashing.add(direction[2])
+        taken_at[at] = direction
+    at_clashing = {dst: [] for dst in clashing}
+    for direction in first:
+        if direction[2] in at_clashing:
+            at_clashing[direction[2]].append(direction)
     out = {}
-    for at_dst in by_dst.values():
-        if all(len(same) == 1 for same in at_dst.values()):
-            continue
+    for at_dst in at_clashing.values():
         taken = set()
-        for direction in sorted((d for same in at_dst.values() for d in same),
-                                key=lambda d: info(d[0], d[1], d[2], d[3], "spi", generation)):
-            attempt, spi = 0, first[direction]
-            while spi in taken:
+        for direction in sorted(at_dst, key=lambda d: info(d[0], d[1], d[2], d[3], generation)):
+            attempt, value = 0, first[direction]
+            while value in taken:
                 attempt += 1
-                spi = deriver.spi(*direction, generation, attempt=attempt)
-            taken.add(spi)
+                value = spi(*direction, generation, attempt=attempt)
+            taken.add(value)
             if attempt:
-                out[direction] = spi
+                out[direction] = value
     return out
 
 

@@ -182,16 +182,20 @@ def all_directions(pairs):
 def sa_entries(deriver, pair, generation, collisions):
     """The ipsec_sa entries of a pair, both directions; keys as 0x hex (no_log options only)."""
     s = pair.settings
-    enc_bytes, auth_bytes = s.enc_key_bits // 8, _key_bytes("auth", s.auth_algorithm)
+    enc_hex, auth_bytes = s.enc_key_bits // 4, _key_bytes("auth", s.auth_algorithm)
     mode = "transport" if pair.kind == "host" else "tunnel"
     out = []
-    for name, src, dst, proto in pair.directions():
-        spi = collisions.get((name, src, dst, proto)) or deriver.spi(name, src, dst, proto, generation)
+    for direction in pair.directions():
+        name, src, dst, proto = direction
+        spi = collisions.get(direction) or deriver.spi(name, src, dst, proto, generation)
         sa = {"src": src, "dst": dst, "proto": proto, "spi": spi, "mode": mode, "reqid": REQID}
         if proto == "esp":
-            sa["enc"] = {"algorithm": s.enc_algorithm, "key": "0x" + deriver.key(name, src, dst, proto, "enc", generation, enc_bytes).hex()}
-        sa["auth"] = {"algorithm": s.auth_algorithm, "trunc_len": s.auth_trunc_len,
-                      "key": "0x" + deriver.key(name, src, dst, proto, "auth", generation, auth_bytes).hex()}
+            material = deriver.keys(name, src, dst, proto, generation, enc_hex // 2 + auth_bytes).hex()
+            sa["enc"] = {"algorithm": s.enc_algorithm, "key": "0x" + material[:enc_hex]}
+            auth_key = material[enc_hex:]
+        else:
+            auth_key = deriver.keys(name, src, dst, proto, generation, auth_bytes).hex()
+        sa["auth"] = {"algorithm": s.auth_algorithm, "trunc_len": s.auth_trunc_len, "key": "0x" + auth_key}
         out.append(sa)
     return out
 
