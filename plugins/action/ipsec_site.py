@@ -4,8 +4,8 @@
 
 Runs on the controller: reads the site from the inventory (groups and hostvars, not the play's
 hosts), derives this host's keys and SPIs from the master secret, and hands the host only its own
-SAs and policies through xfrm.ipsec.ipsec_sa / ipsec_policy. The master secret never leaves the
-controller and no fleet-sized list crosses Ansible's templating.
+SAs and policies through xfrm.ipsec.ipsec_apply (SAs applied, policies compared) and ipsec_policy.
+The master secret never leaves the controller and no fleet-sized list crosses Ansible's templating.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import V
 
 STAGES = ("scan", "sas", "policies", "plan")
 READY_FACT = "__ipsec_site_sas_ready"
+IN_PLACE_FACT = "__ipsec_site_policies_in_place"   # the sas stage found every planned policy in place
 POLICY_OPTIONS = ("src", "dst", "proto", "sport", "dport", "dir", "action", "priority", "templates", "mark", "if_id",
                   "ptype", "flags", "lifetime")
 # (kind, group variable, default group, address variable, subnets variable, pairs variable, prefix of the settings)
@@ -191,21 +192,29 @@ class ActionModule(ActionBase):
         if stage == "plan":
             return dict(changed=False, sas=len(plan["sas"]), policies=len(plan["policies"]), **summary)
         netns = {"netns": args["netns"]} if args.get("netns") else {}
+        management = args.get("management")
+        if management is None:
+            management = self._management(task_vars)
+        summary["management"] = list(management)
         if stage == "sas":
-            result = self._execute_module(module_name="xfrm.ipsec.ipsec_sa", task_vars=task_vars,
-                                          module_args=dict(sas=plan["sas"], exclusive=True, **netns))
-            result.setdefault("ansible_facts", {})[READY_FACT] = not result.get("failed")
+            # the SAs, and the policies compared only: where they are all in place already (a re-run), the
+            # policies stage has nothing to do and skips its module run
+            policies = site.bypass_entries(plan["policies"], management) + plan["policies"]
+            result = self._execute_module(module_name="xfrm.ipsec.ipsec_apply", task_vars=task_vars,
+                                          module_args=dict(sas=plan["sas"], policies=policies, exclusive=True,
+                                                           compare_only=["policies"], **netns))
+            in_place = not result.get("failed") and result.get("pending") == []
+            result.setdefault("ansible_facts", {}).update({READY_FACT: not result.get("failed"), IN_PLACE_FACT: in_place})
+            result.pop("pending", None)
+        elif args.get("phase", "all") == "all" and (task_vars.get("ansible_facts") or {}).get(IN_PLACE_FACT):
+            result = dict(changed=False, msg="every planned policy was in place at the sas stage of this run")
         else:
             policies = plan["policies"]
             if plan["deferred"]:
                 policies += self._kept(plan["deferred_policies"], netns, task_vars)
-            management = args.get("management")
-            if management is None:
-                management = self._management(task_vars)
             policies = site.bypass_entries(policies, management) + policies
             result = self._execute_module(module_name="xfrm.ipsec.ipsec_policy", task_vars=task_vars,
                                           module_args=dict(policies=policies, exclusive=True, **netns))
-            summary["management"] = list(management)
         result.update(summary)
         return result
 

@@ -99,3 +99,13 @@ def policy_module_spec():
     return dict(argument_spec=spec, supports_check_mode=True,
                 mutually_exclusive=[("policies", name) for name in ("src", "dst", "dir", "templates")],
                 required_one_of=[("policies", "dir")])
+
+
+def apply_module_spec():
+    spec = dict(sas=dict(type="list", elements="dict", options=SA, default=[]),
+                policies=dict(type="list", elements="dict", options=POLICY, default=[]),
+                exclusive=dict(type="bool", default=False),
+                compare_only=dict(type="list", elements="str", choices=["sas", "policies"], default=[]))
+    spec.update(NETNS)
+    spec.update(OPT_INS)
+    return dict(argument_spec=spec, supports_check_mode=True)

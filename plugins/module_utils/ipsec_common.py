@@ -46,25 +46,56 @@ def read(module, transport, what):
     return None
 
 
+def _validated(module, kinds):
+    """{kind: (want, absent)} for every kind, all validated before anything else; one error lists every bad field."""
+    out, errors = {}, []
+    for kind in kinds:
+        try:
+            want, absent, warnings = KINDS[kind][0](module.params)
+        except xvalidate.ValidationError as exc:
+            errors += exc.errors
+            continue
+        for warning in warnings:
+            module.warn(warning)
+        out[kind] = (want, absent)
+    if errors:
+        module.fail_json(msg="invalid input, nothing was changed: %s" % "; ".join(errors), errors=errors)
+    return out
+
+
 def run_entries(module, kind):
     """ipsec_sa / ipsec_policy: validate everything, read the kernel, plan, report, apply unless check mode."""
-    validate, what, plan, apply = KINDS[kind]
-    try:
-        want, absent, warnings = validate(module.params)
-    except xvalidate.ValidationError as exc:
-        module.fail_json(msg="invalid input, nothing was changed: %s" % exc, errors=exc.errors)
-    for warning in warnings:
-        module.warn(warning)
+    _run(module, [kind], ())
+
+
+def run_tables(module):
+    """ipsec_apply: SAs and policies in one request, all or nothing across both tables."""
+    _run(module, ["sa", "policy"], [{"sas": "sa", "policies": "policy"}[t] for t in module.params["compare_only"]])
+
+
+def _run(module, kinds, compare_only):
+    """Validate every kind, read and plan each table, report, apply unless check mode. The tables in
+    compare_only are planned and reported under `pending`, never changed."""
+    requested = _validated(module, kinds)
     transport = open_transport(module)
     with transport:
-        have = read(module, transport, what)
-        changes = plan(want, absent, have, module.params["exclusive"])
-        result = plan_report(changes)
+        applied = {"sa": [], "policy": []}
+        pending = []
+        for kind, (want, absent) in requested.items():
+            _validate, what, plan, _apply = KINDS[kind]
+            changes = plan(want, absent, read(module, transport, what), module.params["exclusive"])
+            if kind in compare_only:
+                pending += changes
+            else:
+                applied[kind] = changes
+        result = plan_report(applied["sa"] + applied["policy"])
+        if "compare_only" in module.params:
+            result["pending"] = plan_report(pending)["actions"]
         if module._diff:
-            result["diff"] = plan_diff(changes)
-        if changes and not module.check_mode:
+            result["diff"] = plan_diff(applied["sa"] + applied["policy"])
+        if result["changed"] and not module.check_mode:
             try:
-                apply(transport, changes)
+                xapply.apply_sas_and_policies(transport, applied["sa"], applied["policy"])
             except xapply.ApplyError as exc:
                 result["changed"] = bool(exc.rollback_failures)
                 module.fail_json(msg=str(exc), failures=[dict(entry=e, error=m) for e, m in exc.failures], **result)

@@ -10,7 +10,7 @@ short_description: Key this host's share of a site (pairs, keys, SPIs) from the 
 version_added: 0.2.0
 description:
   - Runs on the controller (an action plugin). It reads the site from the inventory, derives the keys and SPIs of
-    this host's own pairs from one master secret, and applies them through M(xfrm.ipsec.ipsec_sa) and
+    this host's own pairs from one master secret, and applies them through M(xfrm.ipsec.ipsec_apply) and
     M(xfrm.ipsec.ipsec_policy). The roles R(xfrm.ipsec.ipsec_host,ansible_collections.xfrm.ipsec.ipsec_host_role)
     and R(xfrm.ipsec.ipsec_gateway,ansible_collections.xfrm.ipsec.ipsec_gateway_role) call it;
     use them rather than this action directly.
@@ -19,14 +19,17 @@ description:
     (default C(ipsec_gateways)) pair in tunnel mode between their C(ipsec_gateway_address) for the
     C(ipsec_gateway_subnets) behind them, every pair or those in C(ipsec_gateway_pairs)."
   - "Keys: keyed BLAKE2b of C(\"xfrm.ipsec/v2|<pair>|<src>-><dst>|<proto>|gen<N>\") under HKDF-Extract(master), the
-    encryption then the authentication key of each direction; SPIs the same way, unique per destination. They depend on the inventory only, never on the hosts of the
-    play, so C(--limit) runs and job slices derive what a full run does. The master secret never leaves the
-    controller; each host receives the SAs of its own pairs only."
+    encryption then the authentication key of each direction; SPIs the same way, unique per destination. They depend
+    on the inventory only, never on the hosts of the play, so C(--limit) runs and job slices derive what a full run
+    does. The master secret never leaves the controller; each host receives the SAs of its own pairs only."
   - "Stages: C(scan) (once per play, C(run_once)) resolves SPI collisions across the whole site and returns them (SPIs
-    are public); C(sas) puts this host's SAs in place (SAs of pairs gone from the inventory are removed); C(policies)
+    are public); C(sas) puts this host's SAs in place (SAs of pairs gone from the inventory are removed) and compares its
+    policies with the plan; C(policies)
     puts its policies in place for the pairs whose peer is ready (its C(sas) stage succeeded in this run, or
     O(phase=policies)), keeps the policies the kernel already has toward the other peers as they are, and adds bypass
-    policies for the management path and IPv6 neighbour discovery; C(plan) reports the plan and changes nothing."
+    policies for the management path and IPv6 neighbour discovery, or, when the C(sas) stage of this run found every
+    planned policy in place (a re-run), has nothing to do and runs no module; C(plan) reports the plan and changes
+    nothing."
 author:
   - xfrm.ipsec contributors (@xfrm-ipsec)
 options:
@@ -115,7 +118,7 @@ deferred:
   type: list
   elements: str
 actions:
-  description: The changes of the module called (M(xfrm.ipsec.ipsec_sa) or M(xfrm.ipsec.ipsec_policy)).
+  description: The changes of the module called (M(xfrm.ipsec.ipsec_apply) or M(xfrm.ipsec.ipsec_policy)).
   returned: stage sas, policies
   type: list
   elements: dict

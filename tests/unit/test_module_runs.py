@@ -1,5 +1,6 @@
 """The four modules end to end through AnsibleModule, with the fake kernel behind Transport."""
 
+import errno
 import json
 
 import pytest
@@ -10,7 +11,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.xfrm.ipsec.plugins.module_utils import ipsec_common
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import XfrmError
-from ansible_collections.xfrm.ipsec.plugins.modules import ipsec_flush, ipsec_info, ipsec_policy, ipsec_sa
+from ansible_collections.xfrm.ipsec.plugins.modules import ipsec_apply, ipsec_flush, ipsec_info, ipsec_policy, ipsec_sa
 
 from ansible_collections.xfrm.ipsec.tests.unit.fake_kernel import FakeKernel
 
@@ -142,3 +143,49 @@ def test_missing_netns_is_reported_not_created(kernel, monkeypatch):
     monkeypatch.setattr(ipsec_common, "Transport", refuse)
     result = run(ipsec_policy, dict(POLICIES[0], netns="typo"))
     assert result["failed"] and "'typo' does not exist" in result["msg"]
+
+
+def test_apply_puts_sas_then_policies_in_one_request_and_a_rerun_changes_nothing(kernel):
+    check = run(ipsec_apply, {"sas": SAS, "policies": POLICIES}, check=True)
+    assert check["changed"] and kernel.requests == [] and check["pending"] == []
+    first = run(ipsec_apply, {"sas": SAS, "policies": POLICIES})
+    assert first["actions"] == check["actions"] and len(kernel.sas) == 2 and len(kernel.policies) == 2
+    kinds = [mtype for mtype, _payload in kernel.requests]
+    assert kinds == [C.XFRM_MSG_NEWSA] * 2 + [C.XFRM_MSG_NEWPOLICY] * 2, "SAs before the policies that use them"
+    again = run(ipsec_apply, {"sas": SAS, "policies": POLICIES})
+    assert not again["changed"] and again["actions"] == []
+
+
+def test_apply_deletes_policies_before_the_sas_they_used(kernel):
+    run(ipsec_apply, {"sas": SAS, "policies": POLICIES})
+    kernel.requests.clear()
+    gone = run(ipsec_apply, {"sas": [], "policies": [], "exclusive": True})
+    assert gone["summary"]["delete"] == 4 and kernel.sas == {} and kernel.policies == {}
+    assert [mtype for mtype, _payload in kernel.requests] == [C.XFRM_MSG_DELPOLICY] * 2 + [C.XFRM_MSG_DELSA] * 2
+
+
+def test_apply_compare_only_reports_the_policies_pending_and_leaves_them_alone(kernel):
+    step = run(ipsec_apply, {"sas": SAS, "policies": POLICIES, "compare_only": ["policies"]}, check=False)
+    assert step["changed"] and len(kernel.sas) == 2 and kernel.policies == {}
+    assert [a["action"] for a in step["pending"]] == ["add", "add"]
+    assert all("spi" in a["entry"] for a in step["actions"]), "only the SAs were applied"
+    assert all("spi" in entry for entry in step["diff"]["after"]), "the diff shows what changed, not what is pending"
+    run(ipsec_policy, {"policies": POLICIES})
+    again = run(ipsec_apply, {"sas": SAS, "policies": POLICIES, "compare_only": ["policies"]})
+    assert not again["changed"] and again["pending"] == []
+
+
+def test_apply_a_refused_policy_undoes_the_sas_of_the_request_too(kernel):
+    kernel.fail = lambda mtype, payload: errno.ENOBUFS if mtype == C.XFRM_MSG_NEWPOLICY and len(kernel.policies) == 1 else 0
+    failed = run(ipsec_apply, {"sas": SAS, "policies": POLICIES})
+    assert failed["failed"] and not failed["changed"] and "undone" in failed["msg"]
+    assert kernel.sas == {} and kernel.policies == {}, "nothing of the request is left in either table"
+
+
+def test_apply_validates_both_tables_before_touching_the_kernel(kernel):
+    bad_sa = dict(SAS[0], enc={"algorithm": "aes-cbc", "key": "0x1234"})
+    bad_policy = dict(POLICIES[0], src="192.0.2.300")
+    failed = run(ipsec_apply, {"sas": [bad_sa], "policies": [bad_policy]})
+    assert failed["failed"] and kernel.requests == [], failed["msg"]
+    assert any(e.startswith("sas[0].enc.key") for e in failed["errors"])
+    assert any(e.startswith("policies[0]") for e in failed["errors"]), failed["errors"]

@@ -37,8 +37,10 @@ def inventory(mesh=None, gateways=None, common=None):
     return groups, hostvars
 
 
-def run(host, stage, groups, hostvars, play=None, check=False, **args):
-    """Run the action for host; returns (result, [(module, module_args)] it sent to the host)."""
+def run(host, stage, groups, hostvars, play=None, check=False, pending=(), **args):
+    """Run the action for host; returns (result, [(module, module_args)] it sent to the host).
+    pending: what ipsec_apply answers the sas stage about the policies (compared only)."""
+    pending = list(pending)
     sent = []
     task = SimpleNamespace(args=dict(args, stage=stage), async_val=0, check_mode=check, action="xfrm.ipsec.ipsec_site")
     action = ActionModule(task, SimpleNamespace(_shell=SimpleNamespace(tmpdir="/tmp")), SimpleNamespace(), None,
@@ -48,7 +50,7 @@ def run(host, stage, groups, hostvars, play=None, check=False, **args):
         sent.append((module_name, json.loads(json.dumps(module_args))))
         if module_name.endswith("ipsec_info"):
             return {"policies": []}
-        return {"changed": True}
+        return dict({"changed": True}, **({"pending": pending} if module_name.endswith("ipsec_apply") else {}))
 
     action._execute_module = execute  # pylint: disable=protected-access
     task_vars = dict(hostvars[host], inventory_hostname=host, groups=groups, hostvars=hostvars,
@@ -70,7 +72,8 @@ def scan(groups, hostvars):
 def sas_sent(host, groups, hostvars, **args):
     sent = sent_by(host, "sas", groups, hostvars, spi_collisions=scan(groups, hostvars), **args)
     ((module, module_args),) = sent
-    assert module == "xfrm.ipsec.ipsec_sa" and module_args["exclusive"] is True
+    assert module == "xfrm.ipsec.ipsec_apply" and module_args["exclusive"] is True
+    assert module_args["compare_only"] == ["policies"], "the sas stage changes no policy"
     return module_args["sas"]
 
 
@@ -253,3 +256,20 @@ def test_explicit_pairs_are_read_as_the_groups_members_state_them_whichever_play
     from_mesh = run("h1", "scan", groups, hostvars)[0]
     from_gateway = run("gw1", "scan", groups, hostvars)[0]
     assert from_mesh["pairs"] == from_gateway["pairs"] == 2 and from_mesh["directions"] == from_gateway["directions"]
+
+
+def test_the_policies_stage_runs_no_module_when_the_sas_stage_found_every_policy_in_place():
+    groups, hostvars = inventory()
+    collisions = scan(groups, hostvars)
+    differ = run("h1", "sas", groups, hostvars, spi_collisions=collisions, pending=[{"action": "add", "entry": "x"}])[0]
+    same = run("h1", "sas", groups, hostvars, spi_collisions=collisions)[0]
+    assert differ["ansible_facts"]["__ipsec_site_policies_in_place"] is False
+    assert same["ansible_facts"]["__ipsec_site_policies_in_place"] is True and "pending" not in same
+    planned = sent_by("h1", "policies", groups, hostvars, spi_collisions=collisions, phase="policies")[0][1]["policies"]
+    compared = sent_by("h1", "sas", groups, hostvars, spi_collisions=collisions)[0][1]["policies"]
+    assert compared == planned, "the sas stage compares exactly what the policies stage would put in place"
+    hostvars["h1"]["ansible_facts"] = same["ansible_facts"]
+    result, sent = run("h1", "policies", groups, hostvars, spi_collisions=collisions)
+    assert sent == [] and result["changed"] is False
+    assert sent_by("h1", "policies", groups, hostvars, spi_collisions=collisions, phase="policies"), \
+        "a policies-only run (no sas stage in it) never trusts a fact of an earlier run"

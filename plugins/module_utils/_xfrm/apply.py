@@ -13,7 +13,7 @@ import errno
 
 from . import constants as C
 from . import messages as M
-from .plan import ADD, REPLACE, UPDATE
+from .plan import ADD, DELETE, REPLACE, UPDATE, invert
 from .render import describe
 from .transport import explain
 
@@ -111,3 +111,26 @@ def apply_sas(transport, changes):
 
 def apply_policies(transport, changes):
     _execute(transport, changes, _policy_steps)
+
+
+def apply_sas_and_policies(transport, sa_changes, policy_changes):
+    """Both tables in one request, all of it or none of it: SAs added before the policies that use them,
+    SAs deleted after the policies that used them. When a step fails (it undoes itself), the steps
+    before it are undone too, newest first."""
+    steps = [(apply_sas, [c for c in sa_changes if c.action != DELETE]), (apply_policies, policy_changes),
+             (apply_sas, [c for c in sa_changes if c.action == DELETE])]
+    done = []
+    for apply, changes in steps:
+        if not changes:
+            continue
+        try:
+            apply(transport, changes)
+        except ApplyError as exc:
+            undo_failures = list(exc.rollback_failures)
+            for applied, taken in reversed(done):
+                try:
+                    applied(transport, invert(taken))
+                except ApplyError as undo:
+                    undo_failures += undo.failures + undo.rollback_failures
+            raise ApplyError(exc.failures, undo_failures) from None
+        done.append((apply, changes))

@@ -88,3 +88,10 @@ def plan_policies(want, absent, have, exclusive=False):
             change = Change(UPDATE, new=change.new.with_index(change.old.index), old=change.old)
         out.append(change)
     return out
+
+
+def invert(changes):
+    """The changes that undo `changes` once they took effect, in reverse order."""
+    undo = {ADD: lambda c: Change(DELETE, old=c.new), DELETE: lambda c: Change(ADD, new=c.old),
+            UPDATE: lambda c: Change(UPDATE, new=c.old, old=c.new), REPLACE: lambda c: Change(REPLACE, new=c.old, old=c.new)}
+    return [undo[change.action](change) for change in reversed(changes)]
