@@ -23,4 +23,5 @@ def test_bench_quick_run_writes_a_report_with_every_method(tmp_path):
     assert len(layers) == 9 and "-" not in layers, "module and ansible-playbook runs of the same list: %s" % layers
     assert (tmp_path / "performance.png").stat().st_size > 10000
     assert "Peak RSS of a process" in report and "Peak RSS of the module process" in report
-    assert re.search(r"full mesh of \d+ hosts: the SPI scan, once per play .* took [\d.]+ s; each host.s share", report)
+    assert re.search(r"full mesh of \d+ hosts, each of its [1-9]\d* directions derived once .*: [\d.]+ s", report)
+    assert re.search(r"for that mesh: the SPI scan, once per play .* took [\d.]+ s; each host.s share", report)
