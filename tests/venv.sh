@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by tests/run and lab/demo: the project's venv ($XFRM_VENV or .venv) with requirements-dev.txt,
 # created on first use and refreshed when that file changes; puts its bin first on PATH.
 XFRM_ROOT=${XFRM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
