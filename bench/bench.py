@@ -19,7 +19,6 @@ Ratios are what matter: machines here are noisy, and the lab runs under TCG.
 """
 
 import argparse
-import collections
 import gc
 import json
 import os
@@ -34,14 +33,12 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 try:
-    from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply, keys, messages, plan, render, site, validate
-    from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
+    from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply, keys, plan, site, tables, validate
     from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
     from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import Transport
 except ImportError:  # inside a lab guest: the _xfrm package copied next to this file
     sys.path.insert(0, str(HERE))
-    from _xfrm import apply, keys, messages, plan, render, site, validate  # pylint: disable=import-error
-    from _xfrm import constants as C  # pylint: disable=import-error
+    from _xfrm import apply, keys, plan, site, tables, validate  # pylint: disable=import-error
     from _xfrm.gc_pause import paused_gc  # pylint: disable=import-error
     from _xfrm.transport import Transport  # pylint: disable=import-error
 
@@ -73,26 +70,22 @@ def sas(n):
     return out
 
 
-Kind = collections.namedtuple("Kind", "make list_name validate dump plan apply ip_line ip_word module")
-KINDS = {
-    "policy": Kind(policies, "policies", validate.validate_policies, "dump_policies", plan.plan_policies,
-                   apply.apply_policies, render.ip_policy_line, "policy", "ipsec_policy"),
-    "sa": Kind(sas, "sas", validate.validate_sas, "dump_sas", plan.plan_sas, apply.apply_sas, render.ip_sa_line, "state",
-               "ipsec_sa"),
-}
+# the lists each table is measured with, and the module that takes them
+MAKE = {"policy": policies, "sa": sas}
+MODULE = {"policy": "ipsec_policy", "sa": "ipsec_sa"}
 
 
 def bulk(kind, entries, netns, exclusive=False):
     """The module path: validate, dump, plan, apply. Returns (seconds, number of changes)."""
-    spec = KINDS[kind]
+    table = tables.BY_NAME[kind]
     start = time.perf_counter()
     with paused_gc():  # as the modules do (plugins/modules/ipsec_*.py)
-        want, absent, _warnings = spec.validate({spec.list_name: entries})
+        want, absent, _warnings = table.validate({table.option: entries})
         with Transport(netns) as transport:
-            changes = spec.plan(want, absent, getattr(transport, spec.dump)(), exclusive)
-            render.plan_report(changes)  # the module's result: one line per change
+            changes = table.plan(want, absent, table.dump(transport), exclusive)
+            plan.plan_report(changes)  # the module's result: one line per change
             if changes:
-                spec.apply(transport, changes)
+                apply.apply_all(transport, [(table.steps, changes)])
     elapsed = time.perf_counter() - start
     gc.collect()  # the collection the modules leave to the end of their process
     return elapsed, len(changes)
@@ -101,8 +94,8 @@ def bulk(kind, entries, netns, exclusive=False):
 def kernel_share(kind, values, netns):
     """The kernel's own share of an apply, which every method pays: the same adds (validated values) as requests
     encoded beforehand, sent in batches over one socket, every ACK read. Returns seconds; leaves the entries in place."""
-    encode, mtype = {"policy": (messages.encode_policy, C.XFRM_MSG_NEWPOLICY), "sa": (messages.encode_sa, C.XFRM_MSG_NEWSA)}[kind]
-    requests = [(mtype, encode(value)) for value in values]
+    table = tables.BY_NAME[kind]
+    requests = [request for value in values for request, _undo in table.steps(plan.Change(plan.ADD, new=value))]
     with Transport(netns) as transport:
         start = time.perf_counter()
         results = transport.request(requests)
@@ -115,32 +108,32 @@ def kernel_share(kind, values, netns):
 def module_run(kind, entries, netns, workdir):
     """The module as Ansible runs it on a host (AnsiballZ without the zip): a fresh Python, AnsibleModule
     parsing the arguments, the core, the JSON result. Returns (seconds, changed, summary, peak RSS in KiB)."""
-    spec = KINDS[kind]
+    table, module = tables.BY_NAME[kind], MODULE[kind]
     work = pathlib.Path(workdir)
     args, output = work / "args.json", work / "result.json"
-    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {spec.list_name: entries, "netns": netns}}))
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {table.option: entries, "netns": netns}}))
     with open(output, "w") as result_file:
         start = time.perf_counter()
         proc = subprocess.Popen(  # pylint: disable=consider-using-with  # reaped by wait4, for its rusage
-            [sys.executable, "-m", "ansible_collections.xfrm.ipsec.plugins.modules." + spec.module, str(args)],
+            [sys.executable, "-m", "ansible_collections.xfrm.ipsec.plugins.modules." + module, str(args)],
             stdout=result_file, stderr=subprocess.DEVNULL)
         _pid, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     result = json.loads(output.read_text())
     if result.get("failed"):
-        raise RuntimeError("%s failed: %s" % (spec.module, result.get("msg")))
+        raise RuntimeError("%s failed: %s" % (module, result.get("msg")))
     return elapsed, result["changed"], result["summary"], usage.ru_maxrss
 
 
 def playbook_run(kind, entries, netns, workdir):
     """ansible-playbook, local connection, one task given the list from a vars file. Returns (seconds, changed count)."""
-    spec = KINDS[kind]
+    table = tables.BY_NAME[kind]
     work = pathlib.Path(workdir)
     (work / "vars.json").write_text(json.dumps({"entries": entries}))
     (work / "play.yml").write_text(
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - xfrm.ipsec.%s:\n        %s: \"{{ entries }}\"\n"
-        "        netns: %s\n" % (spec.module, spec.list_name, netns))
+        "        netns: %s\n" % (MODULE[kind], table.option, netns))
     playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
     start = time.perf_counter()
     proc = subprocess.run([str(playbook), "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
@@ -160,11 +153,11 @@ def ip(netns, *args, **kw):
 
 def measure(kind, n, netns, per_entry_max, ansible_layers=False):
     """Every method for one kind and N, in a clean table each time."""
-    spec = KINDS[kind]
-    entries = spec.make(n)
+    table = tables.BY_NAME[kind]
+    entries = MAKE[kind](n)
 
     def flush():
-        ip(netns, "xfrm", spec.ip_word, "flush")
+        ip(netns, "xfrm", table.ip_object, "flush")
 
     flush()
     row = {"kind": kind, "n": n}
@@ -174,8 +167,8 @@ def measure(kind, n, netns, per_entry_max, ansible_layers=False):
     assert changed == 0
     row["remove"], changed = bulk(kind, [], netns, exclusive=True)
     assert changed == n
-    values = spec.validate({spec.list_name: entries})[0]
-    lines = [spec.ip_line(v) for v in values]
+    values = table.validate({table.option: entries})[0]
+    lines = [table.ip_line(v) for v in values]
     with tempfile.NamedTemporaryFile("w", suffix=".batch", delete=False) as f:
         f.write("\n".join(lines) + "\n")
         batch = f.name
@@ -214,7 +207,7 @@ def measure(kind, n, netns, per_entry_max, ansible_layers=False):
 
 def peak_rss(kind, n, netns):
     """Peak RSS (KiB) of a fresh process running the bulk path for n entries, then removing them."""
-    code = ("import resource, sys; sys.path[:0] = %r; import bench; bench.bulk(%r, bench.KINDS[%r].make(%d), %r); "
+    code = ("import resource, sys; sys.path[:0] = %r; import bench; bench.bulk(%r, bench.MAKE[%r](%d), %r); "
             "bench.bulk(%r, [], %r, exclusive=True); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
             % (sys.path[:3] + [str(HERE)], kind, kind, n, netns, kind, netns))
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
@@ -279,7 +272,7 @@ def run_inner(args):
     bulk(args.kind, [], args.netns)
     startup = time.perf_counter() - start
     # the kernel loads crypto modules (cbc(aes), hmac(sha256)) at the first SA that uses them: not ours to count
-    bulk(args.kind, KINDS[args.kind].make(2), args.netns)
+    bulk(args.kind, MAKE[args.kind](2), args.netns)
     bulk(args.kind, [], args.netns, exclusive=True)
     rows = []
     for n in args.n:

@@ -25,7 +25,7 @@ ROOT = HERE.parent
 LAB = ROOT / "lab" / "lab"
 RUN = pathlib.Path(os.environ.get("XFRM_LAB_RUN", "/tmp/xfrm-ipsec-lab"))
 
-from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import keys, render, site  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import ipbatch, keys, site  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import validate_policies, validate_sas  # noqa: E402  pylint: disable=wrong-import-position
 
 MASTER = "naive-versus-site_vpn benchmark master secret, not a real one"
@@ -47,7 +47,7 @@ def batches(lab_info):
         plan = site.plan_host(deriver, pairs, 0, {})
         sas = validate_sas({"sas": plan["sas"]})[0]
         policies = validate_policies({"policies": plan["policies"]})[0]
-        out[name] = "\n".join([render.ip_sa_line(sa) for sa in sas] + [render.ip_policy_line(p) for p in policies]) + "\n"
+        out[name] = "\n".join([ipbatch.sa_line(sa) for sa in sas] + [ipbatch.policy_line(p) for p in policies]) + "\n"
     return out
 
 

@@ -1,8 +1,15 @@
 # Copyright (c) 2026 xfrm.ipsec contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Argument specs shared by the xfrm.ipsec modules. Every key option is no_log."""
+"""Argument specs shared by the xfrm.ipsec modules. Every key option is no_log.
+
+Choices come from the kernel's tables (constants.py) and defaults from the validator's (validate.py),
+so that a module called through Ansible and the core called directly agree.
+"""
 
 from __future__ import annotations
+
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import DEFAULTS as D, MODES
 
 LIFETIME = {name: dict(type="int") for name in (
     "soft_byte_limit", "hard_byte_limit", "soft_packet_limit", "hard_packet_limit",
@@ -11,9 +18,9 @@ LIFETIME = {name: dict(type="int") for name in (
 MARK = dict(value=dict(type="raw", required=True), mask=dict(type="raw"))
 
 SELECTOR = dict(
-    src=dict(type="str", default="any"),
-    dst=dict(type="str", default="any"),
-    proto=dict(type="str", default="any"),
+    src=dict(type="str", default=D["selector"]["src"]),
+    dst=dict(type="str", default=D["selector"]["dst"]),
+    proto=dict(type="str", default=D["selector"]["proto"]),
     sport=dict(type="int"),
     dport=dict(type="int"),
 )
@@ -21,9 +28,9 @@ SELECTOR = dict(
 SA = dict(
     src=dict(type="str"),
     dst=dict(type="str"),
-    proto=dict(type="str", choices=["esp", "ah", "comp"], default="esp"),
+    proto=dict(type="str", choices=list(C.XFRM_PROTOS), default=D["sa"]["proto"]),
     spi=dict(type="raw", no_log=False),
-    mode=dict(type="str", choices=["transport", "tunnel", "beet"], default="transport"),
+    mode=dict(type="str", choices=list(MODES), default=D["sa"]["mode"]),
     reqid=dict(type="raw"),
     enc=dict(type="dict", options=dict(algorithm=dict(type="str", required=True),
                                        key=dict(type="str", required=True, no_log=True))),
@@ -34,46 +41,45 @@ SA = dict(
                                         key=dict(type="str", required=True, no_log=True),
                                         icv_len=dict(type="int"))),
     comp=dict(type="dict", options=dict(algorithm=dict(type="str", required=True))),
-    replay_window=dict(type="int", default=0),
-    flags=dict(type="list", elements="str",
-               choices=["noecn", "decap-dscp", "nopmtudisc", "wildrecv", "icmp", "af-unspec", "align4"]),
+    replay_window=dict(type="int", default=D["sa"]["replay_window"]),
+    flags=dict(type="list", elements="str", choices=list(C.XFRM_STATE_FLAGS)),
     lifetime=dict(type="dict", options=LIFETIME),
     mark=dict(type="dict", options=MARK),
     if_id=dict(type="int"),
-    encap=dict(type="dict", options=dict(type=dict(type="str", choices=["espinudp", "espinudp-nonike"], default="espinudp"),
-                                         sport=dict(type="int", default=4500),
-                                         dport=dict(type="int", default=4500),
+    encap=dict(type="dict", options=dict(type=dict(type="str", choices=sorted(C.ENCAP_TYPES), default=D["encap"]["type"]),
+                                         sport=dict(type="int", default=D["encap"]["sport"]),
+                                         dport=dict(type="int", default=D["encap"]["dport"]),
                                          oa=dict(type="str"))),
     selector=dict(type="dict", options=SELECTOR),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
+    state=dict(type="str", choices=["present", "absent"], default=D["sa"]["state"]),
 )
 
 TEMPLATE = dict(
-    proto=dict(type="str", choices=["esp", "ah", "comp"], default="esp"),
-    mode=dict(type="str", choices=["transport", "tunnel", "beet"], default="transport"),
+    proto=dict(type="str", choices=list(C.XFRM_PROTOS), default=D["template"]["proto"]),
+    mode=dict(type="str", choices=list(MODES), default=D["template"]["mode"]),
     src=dict(type="str"),
     dst=dict(type="str"),
     spi=dict(type="raw", no_log=False),
     reqid=dict(type="raw"),
-    level=dict(type="str", choices=["required", "use"], default="required"),
+    level=dict(type="str", choices=["required", "use"], default=D["template"]["level"]),
 )
 
 POLICY = dict(
     src=dict(type="str"),
     dst=dict(type="str"),
-    proto=dict(type="str", default="any"),
+    proto=dict(type="str", default=D["selector"]["proto"]),
     sport=dict(type="int"),
     dport=dict(type="int"),
-    dir=dict(type="str", choices=["in", "out", "fwd"]),
-    action=dict(type="str", choices=["allow", "block"], default="allow"),
-    priority=dict(type="int", default=0),
+    dir=dict(type="str", choices=list(C.XFRM_POLICY_DIRS)),
+    action=dict(type="str", choices=list(C.XFRM_POLICY_ACTIONS), default=D["policy"]["action"]),
+    priority=dict(type="int", default=D["policy"]["priority"]),
     templates=dict(type="list", elements="dict", options=TEMPLATE),
     mark=dict(type="dict", options=MARK),
     if_id=dict(type="int"),
-    ptype=dict(type="str", choices=["main", "sub"], default="main"),
-    flags=dict(type="list", elements="str", choices=["localok", "icmp"]),
+    ptype=dict(type="str", choices=list(C.XFRM_POLICY_TYPES), default=D["policy"]["ptype"]),
+    flags=dict(type="list", elements="str", choices=list(C.XFRM_POLICY_FLAGS)),
     lifetime=dict(type="dict", options=LIFETIME),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
+    state=dict(type="str", choices=["present", "absent"], default=D["policy"]["state"]),
 )
 
 NETNS = dict(netns=dict(type="str"))
@@ -109,3 +115,22 @@ def apply_module_spec():
     spec.update(NETNS)
     spec.update(OPT_INS)
     return dict(argument_spec=spec, supports_check_mode=True)
+
+
+def flush_module_spec():
+    return dict(argument_spec=dict(scope=dict(type="str", choices=["managed", "all"], default="managed"),
+                                   sas=dict(type="bool", default=True),
+                                   policies=dict(type="bool", default=True),
+                                   proto=dict(type="str", choices=["any"] + list(C.XFRM_PROTOS), default="any"),
+                                   **NETNS),
+                supports_check_mode=True)
+
+
+def info_module_spec():
+    return dict(argument_spec=dict(sas=dict(type="bool", default=True),
+                                   policies=dict(type="bool", default=True),
+                                   managed_only=dict(type="bool", default=False),
+                                   show_keys=dict(type="bool", default=False),
+                                   format=dict(type="str", choices=["data", "setkey"], default="data"),
+                                   **NETNS),
+                supports_check_mode=True)

@@ -13,16 +13,13 @@ import traceback
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply as xapply
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import plan as xplan
-from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import render
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import validate as xvalidate
-from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.render import entry_dict, plan_diff, plan_report
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.plan import plan_diff, plan_report
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.render import entry_dict
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.tables import POLICY, SA, TABLES
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import Transport, XfrmError
-
-KINDS = {
-    "sa": (xvalidate.validate_sas, "dump_sas", xplan.plan_sas, xapply.apply_sas),
-    "policy": (xvalidate.validate_policies, "dump_policies", xplan.plan_policies, xapply.apply_policies),
-}
 
 
 def open_transport(module):
@@ -38,83 +35,83 @@ def open_transport(module):
     return None
 
 
-def read(module, transport, what):
+def read(module, transport, table):
+    """The entries of one table the kernel holds, or fail_json saying why not."""
     try:
-        return getattr(transport, what)()
+        return table.dump(transport)
     except XfrmError as exc:
-        module.fail_json(msg="cannot read the kernel's %s: %s" % (what[5:], exc))
+        module.fail_json(msg="cannot read the kernel's %s: %s" % (table.noun, exc))
     return None
 
 
-def _validated(module, kinds):
-    """{kind: (want, absent)} for every kind, all validated before anything else; one error lists every bad field."""
+def _validated(module, tables):
+    """{table: (want, absent)}, every table validated before anything else; one error lists every bad field."""
     out, errors = {}, []
-    for kind in kinds:
+    for table in tables:
         try:
-            want, absent, warnings = KINDS[kind][0](module.params)
+            want, absent, warnings = table.validate(module.params)
         except xvalidate.ValidationError as exc:
             errors += exc.errors
             continue
         for warning in warnings:
             module.warn(warning)
-        out[kind] = (want, absent)
+        out[table] = (want, absent)
     if errors:
         module.fail_json(msg="invalid input, nothing was changed: %s" % "; ".join(errors), errors=errors)
     return out
 
 
-def run_entries(module, kind):
+def run_entries(module, table):
     """ipsec_sa / ipsec_policy: validate everything, read the kernel, plan, report, apply unless check mode."""
-    _run(module, [kind], ())
+    _run(module, [table], ())
 
 
 def run_tables(module):
     """ipsec_apply: SAs and policies in one request, all or nothing across both tables."""
-    _run(module, ["sa", "policy"], [{"sas": "sa", "policies": "policy"}[t] for t in module.params["compare_only"]])
+    _run(module, TABLES, [t for t in TABLES if t.option in module.params["compare_only"]])
 
 
-def _run(module, kinds, compare_only):
-    """Validate every kind, read and plan each table, report, apply unless check mode. The tables in
+def _run(module, tables, compare_only):
+    """Validate every table's request, read and plan each table, report, apply unless check mode. The tables in
     compare_only are planned and reported under `pending`, never changed."""
-    requested = _validated(module, kinds)
+    requested = _validated(module, tables)
     transport = open_transport(module)
     with transport:
-        applied = {"sa": [], "policy": []}
-        pending = []
-        for kind, (want, absent) in requested.items():
-            _validate, what, plan, _apply = KINDS[kind]
-            changes = plan(want, absent, read(module, transport, what), module.params["exclusive"])
-            if kind in compare_only:
+        applied, pending = {}, []
+        for table, (want, absent) in requested.items():
+            changes = table.plan(want, absent, read(module, transport, table), module.params["exclusive"])
+            if table in compare_only:
                 pending += changes
             else:
-                applied[kind] = changes
-        result = plan_report(applied["sa"] + applied["policy"])
+                applied[table] = changes
+        changes = [change for table in tables for change in applied.get(table, ())]
+        result = plan_report(changes)
         if "compare_only" in module.params:
             result["pending"] = plan_report(pending)["actions"]
         if module._diff:
-            result["diff"] = plan_diff(applied["sa"] + applied["policy"])
-        if result["changed"] and not module.check_mode:
+            result["diff"] = plan_diff(changes)
+        if changes and not module.check_mode:
             try:
-                xapply.apply_sas_and_policies(transport, applied["sa"], applied["policy"])
+                xapply.apply_all(transport, [(table.steps, applied[table]) for table in tables if table in applied])
             except xapply.ApplyError as exc:
                 result["changed"] = bool(exc.rollback_failures)
                 module.fail_json(msg=str(exc), failures=[dict(entry=e, error=m) for e, m in exc.failures], **result)
     module.exit_json(**result)
 
 
-def _select(module, transport, wanted, what, keep):
-    return [entry for entry in read(module, transport, what) if keep(entry)] if wanted else []
+def _select(module, transport, wanted, table, keep):
+    return [entry for entry in read(module, transport, table) if keep(entry)] if wanted else []
 
 
 def flush(module):
     """ipsec_flush: policies then SAs, managed ones one by one (all or nothing), or the kernel's flush for scope all."""
     params = module.params
     managed = params["scope"] == "managed"
-    proto = {"any": 0, "esp": 50, "ah": 51, "comp": 108}[params["proto"]]
+    proto = dict(C.XFRM_PROTOS, any=0)[params["proto"]]
     transport = open_transport(module)
     with transport:
-        policies = _select(module, transport, params["policies"], "dump_policies", lambda p: p.managed or not managed)
-        sas = _select(module, transport, params["sas"], "dump_sas",
+        policies = _select(module, transport, params["policies"], POLICY, lambda p: p.managed or not managed)
+        sas = _select(module, transport, params["sas"], SA,
                       lambda sa: sa.proto in xplan.SA_PROTOS and (sa.managed or not managed) and proto in (0, sa.proto))
         result = dict(changed=bool(policies or sas),
                       removed={"sas": [entry_dict(sa) for sa in sas], "policies": [entry_dict(p) for p in policies]})
@@ -135,12 +132,8 @@ def flush(module):
 
 def _delete_all_or_nothing(transport, policies, sas):
     """Delete managed policies, then SAs; if the SAs fail, the policies come back too."""
-    xapply.apply_policies(transport, [xplan.Change(xplan.DELETE, old=p) for p in policies])
-    try:
-        xapply.apply_sas(transport, [xplan.Change(xplan.DELETE, old=sa) for sa in sas])
-    except xapply.ApplyError:
-        xapply.apply_policies(transport, [xplan.Change(xplan.ADD, new=p) for p in policies])
-        raise
+    xapply.apply_all(transport, [(table.steps, [xplan.Change(xplan.DELETE, old=e) for e in entries])
+                                 for table, entries in ((SA, sas), (POLICY, policies))])
 
 
 def info(module):
@@ -151,14 +144,14 @@ def info(module):
     keep = (lambda e: e.managed) if params["managed_only"] else (lambda e: True)
     transport = open_transport(module)
     with transport:
-        sas = _select(module, transport, params["sas"], "dump_sas", keep)
-        policies = _select(module, transport, params["policies"], "dump_policies", keep)
+        sas = _select(module, transport, params["sas"], SA, keep)
+        policies = _select(module, transport, params["policies"], POLICY, keep)
     result = dict(changed=False)
     if params["sas"]:
-        result["sas"] = [render.sa_dict(sa, show_keys=params["show_keys"]) for sa in sas]
+        result["sas"] = [SA.to_dict(sa, show_keys=params["show_keys"]) for sa in sas]
     if params["policies"]:
-        result["policies"] = [render.policy_dict(p) for p in policies]
+        result["policies"] = [POLICY.to_dict(p) for p in policies]
     if params["format"] == "setkey":
-        result["setkey"] = "\n".join([render.setkey_sa(sa, params["show_keys"]) for sa in sas]
-                                     + [render.setkey_policy(p) for p in policies]) + "\n"
+        result["setkey"] = "\n".join([SA.setkey(sa, params["show_keys"]) for sa in sas]
+                                     + [POLICY.setkey(p) for p in policies]) + "\n"
     module.exit_json(**result)

@@ -82,21 +82,14 @@ removed:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_argspec import flush_module_spec
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
 from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import flush
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            scope=dict(type="str", choices=["managed", "all"], default="managed"),
-            sas=dict(type="bool", default=True),
-            policies=dict(type="bool", default=True),
-            proto=dict(type="str", choices=["any", "esp", "ah", "comp"], default="any"),
-            netns=dict(type="str"),
-        ),
-        supports_check_mode=True,
-    )
-    flush(module)
+    with paused_gc():  # dumps of 10,000 entries: see gc_pause.py
+        flush(AnsibleModule(**flush_module_spec()))
 
 
 if __name__ == "__main__":

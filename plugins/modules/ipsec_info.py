@@ -108,22 +108,14 @@ setkey:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_argspec import info_module_spec
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
 from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import info
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            sas=dict(type="bool", default=True),
-            policies=dict(type="bool", default=True),
-            managed_only=dict(type="bool", default=False),
-            show_keys=dict(type="bool", default=False),
-            format=dict(type="str", choices=["data", "setkey"], default="data"),
-            netns=dict(type="str"),
-        ),
-        supports_check_mode=True,
-    )
-    info(module)
+    with paused_gc():  # dumps of 10,000 entries: see gc_pause.py
+        info(AnsibleModule(**info_module_spec()))
 
 
 if __name__ == "__main__":

@@ -264,12 +264,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_argspec import policy_module_spec
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.tables import POLICY
 from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import run_entries
 
 
 def main():
     with paused_gc():  # a list of 10,000 entries: see gc_pause.py
-        run_entries(AnsibleModule(**policy_module_spec()), "policy")
+        run_entries(AnsibleModule(**policy_module_spec()), POLICY)
 
 
 if __name__ == "__main__":

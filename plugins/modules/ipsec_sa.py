@@ -340,12 +340,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_argspec import sa_module_spec
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.tables import SA
 from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import run_entries
 
 
 def main():
     with paused_gc():  # a list of 10,000 entries: see gc_pause.py
-        run_entries(AnsibleModule(**sa_module_spec()), "sa")
+        run_entries(AnsibleModule(**sa_module_spec()), SA)
 
 
 if __name__ == "__main__":

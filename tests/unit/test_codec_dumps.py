@@ -6,7 +6,7 @@ import pathlib
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import messages as M
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.model import (
-    SA, Address, Network, EMPTY_SELECTOR, Algo, Encap, Lifetime, Mark, Policy, Selector, Template,
+    SA, Address, Network, EMPTY_SELECTOR, Algo, Encap, Lifetime, Mark, Policy, Selector, Template, with_dump,
 )
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
@@ -71,8 +71,9 @@ def test_every_field_survives_encode_and_decode():
     assert M.decode_sa(M.encode_sa(sa)) == sa
     policy = Policy(selector=Selector(family=C.AF_INET, src=N("10.0.0.0/8"), dst=N("0.0.0.0/0"), proto=1, sport=8,
                                       sport_mask=0xFFFF), dir=2, action=1, priority=99, mark=Mark(5, 0xFF), if_id=3, ptype=1,
-                    flags=1, lifetime=Lifetime(hard_add_expires_seconds=60), index=0x70000012,
+                    flags=1, lifetime=Lifetime(hard_add_expires_seconds=60),
                     templates=(Template(family=C.AF_INET, proto=51, spi=9, reqid=4, optional=True),
                                Template(family=C.AF_INET6, proto=50, mode=1, src=A("::1"), dst=A("::2"))))
+    policy = with_dump(policy, index=0x70000012)
     decoded = M.decode_policy(M.encode_policy(policy))
     assert decoded == policy and decoded.index == policy.index

@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import messages as M
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.model import (
-    SA, Address, Network, Algo, Encap, Lifetime, Mark, Policy, PolicyId, SAId, Selector, Template,
+    SA, Address, Network, Algo, Encap, Lifetime, Mark, Policy, PolicyId, SAId, Selector, Template, with_dump,
 )
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
@@ -48,9 +48,10 @@ CASES = {
     "newsa_comp": lambda: M.encode_sa(SA(
         src=A("10.0.0.216"), dst=A("10.0.0.11"), proto=108, spi=0x1234, mode=1, comp=Algo("deflate"))),
     "delsa": lambda: M.encode_sa_id(SAId(A("10.0.0.11"), 24501, 50, Mark(7, 0xFFFFFFFF)), src=A("10.0.0.216")),
-    "newpolicy_out_tunnel": lambda: M.encode_policy(Policy(
-        selector=v4_selector("10.1.1.0/24", "10.2.2.0/24", proto=6, dport=80), dir=1, priority=100, index=1879048201,
-        templates=(Template(family=C.AF_INET, proto=50, mode=1, src=A("10.1.1.1"), dst=A("10.2.2.2"), reqid=1879048193),))),
+    "newpolicy_out_tunnel": lambda: M.encode_policy(with_dump(Policy(
+        selector=v4_selector("10.1.1.0/24", "10.2.2.0/24", proto=6, dport=80), dir=1, priority=100,
+        templates=(Template(family=C.AF_INET, proto=50, mode=1, src=A("10.1.1.1"), dst=A("10.2.2.2"), reqid=1879048193),)),
+        index=1879048201)),
     "newpolicy_in_esp_ah": lambda: M.encode_policy(Policy(
         selector=v4_selector("10.0.0.11/32", "10.0.0.216/32"), dir=0,
         templates=(Template(family=C.AF_INET, proto=50), Template(family=C.AF_INET, proto=51, spi=0x5FB4, optional=True)))),

@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
-from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.model import SA, Algo, Policy, PolicyId, SAId
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.model import SA, Algo, Policy, PolicyId, SAId, with_dump
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import validate_policies, validate_sas
 
 KEY = "0x" + "5a" * 16
@@ -27,7 +27,7 @@ def one_policy(**extra):
 
 def test_counters_and_index_ride_along_without_changing_equality_or_hash():
     sa = one_sa()
-    counted = sa.replace(counters={"bytes": 1680, "packets": 20})
+    counted = with_dump(sa._replace(), counters={"bytes": 1680, "packets": 20})
     assert counted == sa and hash(counted) == hash(sa) and counted.counters["packets"] == 20 and sa.counters is None
     policy = one_policy()
     indexed = policy.with_index(0x70000009)
@@ -48,13 +48,13 @@ def test_fields_can_be_given_by_name_or_position_and_wrong_names_are_refused():
     assert SA(*sa) == sa and SA(src=sa.src, dst=sa.dst, proto=50, spi=4096, reqid=sa.reqid, enc=sa.enc) == sa
     with pytest.raises(TypeError):
         SA(sa.src, sa.dst, 50, 4096, colour="red")  # pylint: disable=unexpected-keyword-arg
-    with pytest.raises(TypeError):
-        sa.replace(colour="red")
-    assert sa.replace(spi=4097).identity.spi == 4097
+    with pytest.raises(ValueError):
+        sa._replace(colour="red")  # pylint: disable=protected-access
+    assert sa._replace(spi=4097).identity.spi == 4097  # pylint: disable=protected-access
 
 
 def test_copies_and_pickles_keep_what_rides_along():
-    policy = one_policy().with_index(0x70000011).replace(counters={"bytes": 1})
+    policy = with_dump(one_policy().with_index(0x70000011), counters={"bytes": 1})
     for clone in (copy.copy(policy), copy.deepcopy(policy), pickle.loads(pickle.dumps(policy))):
         assert clone == policy and clone.index == 0x70000011 and clone.counters == {"bytes": 1}
         assert clone.identity == policy.identity
@@ -84,6 +84,6 @@ def test_the_collector_is_paused_in_the_block_and_restored_after_errors():
 
 
 def test_policy_values_have_no_instance_state_beyond_what_is_documented():
-    assert set(vars(one_policy())) == {"identity", "index", "counters"}
-    assert set(vars(one_sa())) == {"identity", "counters"}
+    assert set(vars(one_policy())) <= {"identity", "index", "counters"}
+    assert set(vars(one_sa())) <= {"identity", "counters"}
     assert isinstance(one_policy(), Policy)

@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Execute a plan over the transport, all of it or none of it.
 
-Each change becomes one or two netlink requests, each with the request that undoes it.
-All requests go out in batches; when any fails, the ones that took effect are undone
-in reverse order, so the kernel is left as it was, and the error names the entry.
+Each change becomes one or two netlink requests, each with the request that undoes it (a
+table's steps: sa_steps, policy_steps). All requests go out in batches; when any fails, the
+ones that took effect are undone in reverse order, so the kernel is left as it was, and the
+error names the entry. apply_all does the same across tables.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _del_policy(policy):
 # Each change is one or two steps: (request, (undo, entry)). The undo request is built only
 # when a rollback needs it: a request that succeeds, as nearly all do, costs one encoding.
 
-def _sa_steps(change):
+def sa_steps(change):
     new, old = change.new, change.old
     if change.action == ADD:
         return [(_add_sa(new), (_del_sa, new))]
@@ -71,7 +72,7 @@ def _sa_steps(change):
     return [(_del_sa(old), (_add_sa, old))]
 
 
-def _policy_steps(change):
+def policy_steps(change):
     new, old = change.new, change.old
     if change.action == ADD:
         return [(_add_policy(new), (_del_policy, new))]
@@ -85,7 +86,8 @@ def _is_gone(request, code):
     return code == errno.ENOENT and request[0] in (C.XFRM_MSG_DELSA, C.XFRM_MSG_DELPOLICY)
 
 
-def _execute(transport, changes, steps_of):
+def execute(transport, changes, steps_of):
+    """One table's changes, all of them or none: steps_of is the table's steps (sa_steps, policy_steps)."""
     steps = [step for change in changes for step in steps_of(change)]
     results = transport.request([do for do, _undo in steps])
     failures, done = [], []
@@ -105,32 +107,35 @@ def _execute(transport, changes, steps_of):
     raise ApplyError(failures, rollback_failures)
 
 
-def apply_sas(transport, changes):
-    _execute(transport, changes, _sa_steps)
+def apply_all(transport, plans):
+    """Several tables' changes in one request, all of it or none of it.
 
-
-def apply_policies(transport, changes):
-    _execute(transport, changes, _policy_steps)
-
-
-def apply_sas_and_policies(transport, sa_changes, policy_changes):
-    """Both tables in one request, all of it or none of it: SAs added before the policies that use them,
-    SAs deleted after the policies that used them. When a step fails (it undoes itself), the steps
+    plans: [(steps, changes)] of each table, in roll-out order (SAs before the policies that use
+    them). Additions and updates go table by table in that order, deletions in the reverse order
+    (policies before the SAs they used). When a batch fails (it undoes itself), the batches
     before it are undone too, newest first."""
-    steps = [(apply_sas, [c for c in sa_changes if c.action != DELETE]), (apply_policies, policy_changes),
-             (apply_sas, [c for c in sa_changes if c.action == DELETE])]
+    batches = [(steps, [c for c in changes if c.action != DELETE]) for steps, changes in plans]
+    batches += [(steps, [c for c in changes if c.action == DELETE]) for steps, changes in reversed(plans)]
     done = []
-    for apply, changes in steps:
+    for steps, changes in batches:
         if not changes:
             continue
         try:
-            apply(transport, changes)
+            execute(transport, changes, steps)
         except ApplyError as exc:
             undo_failures = list(exc.rollback_failures)
-            for applied, taken in reversed(done):
+            for applied_steps, applied in reversed(done):
                 try:
-                    applied(transport, invert(taken))
+                    execute(transport, invert(applied), applied_steps)
                 except ApplyError as undo:
                     undo_failures += undo.failures + undo.rollback_failures
             raise ApplyError(exc.failures, undo_failures) from None
-        done.append((apply, changes))
+        done.append((steps, changes))
+
+
+def apply_sas(transport, changes):
+    apply_all(transport, [(sa_steps, changes)])
+
+
+def apply_policies(transport, changes):
+    apply_all(transport, [(policy_steps, changes)])

@@ -8,6 +8,8 @@ import socket
 
 NETLINK_XFRM = 6
 SOL_NETLINK = 270
+SO_SNDBUFFORCE = 32  # asm-generic/socket.h: buffer sizes beyond rmem_max/wmem_max (CAP_NET_ADMIN)
+SO_RCVBUFFORCE = 33
 NETLINK_CAP_ACK = 10
 NETLINK_EXT_ACK = 11
 
@@ -59,8 +61,11 @@ XFRMA_IF_ID = 31
 # struct xfrm_lifetime_cfg: XFRM_INF means no limit
 XFRM_INF = 0xFFFFFFFFFFFFFFFF
 
-# enum { XFRM_POLICY_IN, XFRM_POLICY_OUT, XFRM_POLICY_FWD }
+# enum { XFRM_POLICY_IN, XFRM_POLICY_OUT, XFRM_POLICY_FWD } (the kernel's socket policies are dir + XFRM_POLICY_MAX)
 XFRM_POLICY_DIRS = {"in": 0, "out": 1, "fwd": 2}
+XFRM_POLICY_MAX = 3
+# a policy's kernel index keeps its direction in the low bits (xfrm_gen_index: index = generator | dir, += 8)
+POLICY_INDEX_DIR_BITS = 3
 # XFRM_POLICY_ALLOW / XFRM_POLICY_BLOCK
 XFRM_POLICY_ACTIONS = {"allow": 0, "block": 1}
 # XFRM_POLICY_TYPE_MAIN / XFRM_POLICY_TYPE_SUB
@@ -89,6 +94,23 @@ AF_INET6 = int(socket.AF_INET6)
 
 # Upper-layer protocols a selector names (setkey's "upperspec")
 UPPER_PROTOS = {"any": 0, "icmp": 1, "tcp": 6, "udp": 17, "gre": 47, "ipv6-icmp": 58, "icmp6": 58, "sctp": 132}
+
+# number -> name, for the tables above (the names setkey and ip xfrm print)
+NAMES = {
+    "dir": {v: k for k, v in XFRM_POLICY_DIRS.items()},
+    "action": {v: k for k, v in XFRM_POLICY_ACTIONS.items()},
+    "ptype": {v: k for k, v in XFRM_POLICY_TYPES.items()},
+    "mode": {v: k for k, v in XFRM_MODES.items()},
+    "proto": {v: k for k, v in XFRM_PROTOS.items()},
+    "encap": {v: k for k, v in ENCAP_TYPES.items()},
+    "upper": {0: "any", 1: "icmp", 6: "tcp", 17: "udp", 47: "gre", 58: "ipv6-icmp", 132: "sctp"},
+}
+
+
+def name(table, number):
+    """The name of a kernel number in one of NAMES' tables, or the number as text."""
+    return NAMES[table].get(number, str(number))
+
 
 # Entries this collection creates carry a reqid (SAs) or a policy index in this range:
 # `scope: managed` and `exclusive: true` touch nothing outside it. See docs/security.md.

@@ -6,7 +6,7 @@ Each layout lists its fields in kernel order with explicit padding ('x'), as the
 compiler lays them out on Linux (x86-64 and every 64-bit ABI the kernel supports for
 XFRM without compat). Multi-byte fields are host order except the __be16/__be32 ones
 (ports, SPI), which are swapped with hton*/ntoh* around a native field. Golden-byte
-tests (tests/unit/test_messages.py) pin every layout against bytes iproute2 sent.
+tests (tests/unit/test_codec_golden.py) pin every layout against bytes iproute2 sent.
 
 encode_*() build message payloads (header struct + attributes) from model values;
 decode_*() turn dumped payloads back into model values.
@@ -14,12 +14,14 @@ decode_*() turn dumped payloads back into model values.
 
 from __future__ import annotations
 
+import functools
 import socket
 import struct
 
 from . import constants as C
 from .model import (
-    SA, Address, Algo, Encap, Lifetime, Mark, Network, Policy, Selector, Template, NO_MARK, EMPTY_SELECTOR,
+    SA, Address, Algo, Encap, Lifetime, Mark, Network, Policy, PolicyId, SAId, Selector, Template, NO_MARK, EMPTY_SELECTOR,
+    with_dump,
 )
 
 
@@ -91,7 +93,9 @@ USERSA_FLUSH = Layout("struct xfrm_usersa_flush { __u8 proto; }", "B", 1)
 
 _ZERO_ADDR = bytes(16)
 _htons, _ntohs, _htonl, _ntohl = socket.htons, socket.ntohs, socket.htonl, socket.ntohl
-_new_tuple = tuple.__new__  # values decoded by the thousand: the fields are in order already
+# Lists and dumps repeat the same lifetimes, template lists and algorithm headers thousands of times:
+# the pure functions that encode or decode them are memoised (functools.lru_cache, the core's one idiom).
+memoised = functools.lru_cache(maxsize=4096)
 
 
 def _addr(address):
@@ -144,9 +148,9 @@ def _selector_from(f):
     fam = family or C.AF_INET
     width = 4 if fam == C.AF_INET else 16
     # the kernel's bytes exactly, host bits included: that is the selector it looks entries up by
-    return _new_tuple(Selector, (family, _new_tuple(Network, (fam, saddr[:width], plen_s)),
-                                 _new_tuple(Network, (fam, daddr[:width], plen_d)), proto,
-                                 _ntohs(sport), _ntohs(sport_mask), _ntohs(dport), _ntohs(dport_mask), ifindex, user))
+    return Selector(family=family, src=Network(fam, saddr[:width], plen_s), dst=Network(fam, daddr[:width], plen_d),
+                    proto=proto, sport=_ntohs(sport), sport_mask=_ntohs(sport_mask), dport=_ntohs(dport),
+                    dport_mask=_ntohs(dport_mask), ifindex=ifindex, user=user)
 
 
 def _mark_attr(mark):
@@ -160,12 +164,11 @@ def _if_id_attr(if_id):
 # -- SA ----------------------------------------------------------------------
 
 def _algo_attr(kind, algo):
-    name, key, bits = algo
-    length = len(key)
-    header = _cached(_ALGO_HEADERS, (kind, name, length, bits), _algo_header, kind, name, length, bits)
-    return header + key + bytes(-length % 4)
+    length = len(algo.key)
+    return _algo_header(kind, algo.name, length, algo.bits) + algo.key + bytes(-length % 4)
 
 
+@memoised
 def _algo_header(kind, name, key_length, bits):
     """The netlink attribute header and the struct before the key: the same for every key of one algorithm."""
     name, key_bits = name.encode("ascii"), key_length * 8
@@ -178,33 +181,25 @@ def _algo_header(kind, name, key_length, bits):
     return NLATTR.pack(4 + len(head) + key_length, kind) + head
 
 
-_ALGO_HEADERS = {}
-
-
 def encode_sa(sa):
     """XFRM_MSG_NEWSA / UPDSA payload: xfrm_usersa_info and the SA's attributes."""
-    src, dst, proto, spi, mode, reqid, enc, auth, aead, comp, replay_window, flags, lifetime, mark, if_id, encap, selector = sa
+    dst = sa.dst
     out = [USERSA_INFO.pack(
-        *_selector_fields(selector),
-        _addr(dst), _htonl(spi), proto,
-        _addr(src), *lifetime,
+        *_selector_fields(sa.selector),
+        _addr(dst), _htonl(sa.spi), sa.proto,
+        _addr(sa.src), *sa.lifetime,
         0, 0, 0, 0,  # curlft
         0, 0, 0,  # stats
-        0, reqid, dst.family, mode, replay_window, flags)]
-    if aead is not None:
-        out.append(_algo_attr(C.XFRMA_ALG_AEAD, aead))
-    if enc is not None:
-        out.append(_algo_attr(C.XFRMA_ALG_CRYPT, enc))
-    if auth is not None:
-        out.append(_algo_attr(C.XFRMA_ALG_AUTH_TRUNC, auth))
-    if comp is not None:
-        out.append(_algo_attr(C.XFRMA_ALG_COMP, comp))
+        0, sa.reqid, dst.family, sa.mode, sa.replay_window, sa.flags)]
+    for kind, algo in ((C.XFRMA_ALG_AEAD, sa.aead), (C.XFRMA_ALG_CRYPT, sa.enc), (C.XFRMA_ALG_AUTH_TRUNC, sa.auth),
+                       (C.XFRMA_ALG_COMP, sa.comp)):
+        if algo is not None:
+            out.append(_algo_attr(kind, algo))
+    encap = sa.encap
     if encap is not None:
         out.append(attr(C.XFRMA_ENCAP, ENCAP_TMPL.pack(encap.type, _htons(encap.sport), _htons(encap.dport), _addr(encap.oa))))
-    if mark != NO_MARK:
-        out.append(_mark_attr(mark))
-    if if_id:
-        out.append(_if_id_attr(if_id))
+    out.append(_mark_attr(sa.mark))
+    out.append(_if_id_attr(sa.if_id))
     return b"".join(out)
 
 
@@ -224,18 +219,21 @@ def encode_flush_sa(proto=0):
 def _decode_algo(kind, payload):
     layout = ALGO_AUTH if kind in (C.XFRMA_ALG_AUTH_TRUNC, C.XFRMA_ALG_AEAD) else ALGO
     size = layout.size
-    name, bits, extra = _cached(_ALGO_FIELDS, (kind, bytes(payload[:size])), _algo_fields, layout, payload)
-    return _new_tuple(Algo, (name, bytes(payload[size:size + (bits + 7) // 8]), extra))
+    name, bits, extra = _algo_fields(layout, bytes(payload[:size]))
+    return Algo(name, bytes(payload[size:size + (bits + 7) // 8]), extra)
 
 
-def _algo_fields(layout, payload):
+@memoised
+def _algo_fields(layout, header):
     """(name, key bits, ICV/truncation bits or 0 for a plain xfrm_algo) of an algorithm attribute: the same for
     every SA of one algorithm."""
-    name, bits, *extra = layout.unpack_from(payload)
+    name, bits, *extra = layout.unpack_from(header)
     return name.split(b"\0", 1)[0].decode("ascii"), bits, extra[0] if extra else 0
 
 
-_ALGO_FIELDS = {}
+@memoised
+def _lifetime(fields):
+    return Lifetime._make(fields)
 
 
 def decode_sa(payload):
@@ -243,7 +241,7 @@ def decode_sa(payload):
     f = USERSA_INFO.unpack_from(payload)
     selector = _selector_from(f[0:12])
     daddr, spi, proto, saddr = f[12:16]
-    lft = _cached(_LIFETIMES, f[16:24], Lifetime._make, f[16:24])
+    lft = _lifetime(f[16:24])
     cur_bytes, cur_packets, add_time, use_time = f[24:28]
     replay_window_stat, replay, integrity_failed = f[28:31]
     _seq, reqid, family, mode, replay_window, flags = f[31:37]
@@ -265,12 +263,26 @@ def decode_sa(payload):
     if auth is None and C.XFRMA_ALG_AUTH in algos:
         # plain xfrm_algo (ip xfrm "auth"): the kernel's default truncation applies
         auth = algos[C.XFRMA_ALG_AUTH]
-    return SA(  # positional, in SA.FIELDS order: dumps are decoded by the thousand
-        _unaddr(saddr, family), _unaddr(daddr, family), proto, _ntohl(spi), mode, reqid,
-        algos.get(C.XFRMA_ALG_CRYPT), auth, algos.get(C.XFRMA_ALG_AEAD), algos.get(C.XFRMA_ALG_COMP),
-        replay_window, flags, lft, mark, if_id, encap, EMPTY_SELECTOR if selector.matches_all else selector,
-        {"bytes": cur_bytes, "packets": cur_packets, "add_time": add_time, "use_time": use_time,
-         "replay_window": replay_window_stat, "replay": replay, "integrity_failed": integrity_failed})
+    sa = SA(src=_unaddr(saddr, family), dst=_unaddr(daddr, family), proto=proto, spi=_ntohl(spi), mode=mode, reqid=reqid,
+            enc=algos.get(C.XFRMA_ALG_CRYPT), auth=auth, aead=algos.get(C.XFRMA_ALG_AEAD), comp=algos.get(C.XFRMA_ALG_COMP),
+            replay_window=replay_window, flags=flags, lifetime=lft, mark=mark, if_id=if_id, encap=encap,
+            selector=EMPTY_SELECTOR if selector.matches_all else selector)
+    counters = {"bytes": cur_bytes, "packets": cur_packets, "add_time": add_time, "use_time": use_time,
+                "replay_window": replay_window_stat, "replay": replay, "integrity_failed": integrity_failed}
+    return with_dump(sa, counters=counters)
+
+
+def decode_sa_id(payload):
+    """The SAId of an XFRM_MSG_DELSA / GETSA payload (xfrm_usersa_id and the mark)."""
+    daddr, spi, family, proto = USERSA_ID.unpack_from(payload)
+    return SAId(_unaddr(daddr, family), _ntohl(spi), proto, _mark_of(payload, USERSA_ID.size))
+
+
+def _mark_of(payload, offset):
+    for kind, value in iter_attrs(payload, offset):
+        if kind == C.XFRMA_MARK:
+            return Mark(*MARK.unpack_from(value))
+    return NO_MARK
 
 
 # -- policy ------------------------------------------------------------------
@@ -284,20 +296,17 @@ def _policy_type_attr(ptype):
     return attr(C.XFRMA_POLICY_TYPE, USERPOLICY_TYPE.pack(ptype, 0, 0)) if ptype else b""
 
 
+@memoised
 def _templates_attr(templates):
     return attr(C.XFRMA_TMPL, b"".join(_template_bytes(t) for t in templates)) if templates else b""
 
 
-_TEMPLATE_ATTRS = {}
-
-
 def encode_policy(policy):
     """XFRM_MSG_NEWPOLICY / UPDPOLICY payload: xfrm_userpolicy_info, templates and attributes."""
-    templates = policy.templates
     return b"".join((
         USERPOLICY_INFO.pack(*_selector_fields(policy.selector), *policy.lifetime,
                              0, 0, 0, 0, policy.priority, policy.index, policy.dir, policy.action, policy.flags, 0),
-        _cached(_TEMPLATE_ATTRS, templates, _templates_attr, templates),
+        _templates_attr(policy.templates),
         _policy_type_attr(policy.ptype), _mark_attr(policy.mark), _if_id_attr(policy.if_id)))
 
 
@@ -322,39 +331,41 @@ def _decode_template(raw, offset):
                     aalgos=aalgos, ealgos=ealgos, calgos=calgos)
 
 
+@memoised
 def _decode_templates(raw):
     return tuple(_decode_template(raw, o) for o in range(0, len(raw) - USER_TMPL.size + 1, USER_TMPL.size))
-
-
-def _cached(cache, key, make, *args):
-    """make(*args), once per key: lists and dumps repeat the same lifetimes, template lists and algorithm
-    headers thousands of times, so each is encoded or decoded once."""
-    value = cache.get(key)
-    if value is None:
-        value = cache[key] = make(*args)
-    return value
-
-
-_LIFETIMES = {}
-_TEMPLATES = {}
 
 
 def decode_policy(payload):
     """A policy from the payload of a dumped XFRM_MSG_NEWPOLICY."""
     f = USERPOLICY_INFO.unpack_from(payload)
     selector = _selector_from(f[0:12])
-    lft = _cached(_LIFETIMES, f[12:20], Lifetime._make, f[12:20])
+    lft = _lifetime(f[12:20])
     cur_bytes, cur_packets, add_time, use_time = f[20:24]
     priority, index, direction, action, flags, _share = f[24:30]
     templates, ptype, mark, if_id = (), 0, NO_MARK, 0
     for kind, value in iter_attrs(payload, USERPOLICY_INFO.size):
         if kind == C.XFRMA_TMPL:
-            templates = _cached(_TEMPLATES, bytes(value), _decode_templates, value)
+            templates = _decode_templates(bytes(value))
         elif kind == C.XFRMA_POLICY_TYPE:
             ptype = USERPOLICY_TYPE.unpack_from(value)[0]
         elif kind == C.XFRMA_MARK:
             mark = Mark(*MARK.unpack_from(value))
         elif kind == C.XFRMA_IF_ID:
             if_id = U32.unpack_from(value)[0]
-    return Policy(selector, direction, action, priority, templates, mark, if_id, ptype, flags, lft, index,
-                  {"bytes": cur_bytes, "packets": cur_packets, "add_time": add_time, "use_time": use_time})
+    policy = Policy(selector=selector, dir=direction, action=action, priority=priority, templates=templates, mark=mark,
+                    if_id=if_id, ptype=ptype, flags=flags, lifetime=lft)
+    counters = {"bytes": cur_bytes, "packets": cur_packets, "add_time": add_time, "use_time": use_time}
+    return with_dump(policy, index=index, counters=counters)
+
+
+def decode_policy_id(payload):
+    """The PolicyId of an XFRM_MSG_DELPOLICY / GETPOLICY payload (xfrm_userpolicy_id and the lookup attributes)."""
+    fields = USERPOLICY_ID.unpack_from(payload)
+    ptype, if_id = 0, 0
+    for kind, value in iter_attrs(payload, USERPOLICY_ID.size):
+        if kind == C.XFRMA_POLICY_TYPE:
+            ptype = USERPOLICY_TYPE.unpack_from(value)[0]
+        elif kind == C.XFRMA_IF_ID:
+            if_id = U32.unpack_from(value)[0]
+    return PolicyId(_selector_from(fields[:12]), fields[13], _mark_of(payload, USERPOLICY_ID.size), if_id, ptype)

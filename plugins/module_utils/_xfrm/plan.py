@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from . import constants as C
+from .render import describe, entry_dict
 
 ADD, UPDATE, REPLACE, DELETE = "add", "update", "replace", "delete"
 SA_PROTOS = frozenset(C.XFRM_PROTOS.values())
@@ -72,7 +73,7 @@ def plan_policies(want, absent, have, exclusive=False):
 
     def free_index(direction):
         while True:
-            index = C.MANAGED_MIN + (next_slot[0] << 3) + direction
+            index = C.MANAGED_MIN + (next_slot[0] << C.POLICY_INDEX_DIR_BITS) + direction
             next_slot[0] += 1
             if index > C.MANAGED_MAX:
                 raise ValueError("no free policy index left in the managed range")
@@ -95,3 +96,30 @@ def invert(changes):
     undo = {ADD: lambda c: Change(DELETE, old=c.new), DELETE: lambda c: Change(ADD, new=c.old),
             UPDATE: lambda c: Change(UPDATE, new=c.old, old=c.new), REPLACE: lambda c: Change(REPLACE, new=c.old, old=c.new)}
     return [undo[change.action](change) for change in reversed(changes)]
+
+
+def plan_report(changes):
+    """The result keys that describe a plan: actions (one line each) and counts by action."""
+    summary = {action: 0 for action in (ADD, UPDATE, REPLACE, DELETE)}
+    actions = []
+    for change in changes:
+        summary[change.action] += 1
+        actions.append({"action": change.action, "entry": describe(change.entry)})
+    return dict(changed=bool(changes), actions=actions, summary=summary)
+
+
+def plan_diff(changes):
+    """before/after of the entries a plan touches, keys as fingerprints."""
+    before, after = {}, {}
+    for change in changes:
+        label = describe(change.entry)
+        if change.old is not None:
+            before[label] = _without_counters(entry_dict(change.old))
+        if change.new is not None:
+            after[label] = _without_counters(entry_dict(change.new))
+    return {"before": before, "after": after}
+
+
+def _without_counters(entry):
+    entry.pop("counters", None)
+    return entry

@@ -76,7 +76,7 @@ class Transport:
     def _open():
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, C.NETLINK_XFRM)
         try:
-            for force, plain in ((33, socket.SO_SNDBUF), (32, socket.SO_RCVBUF)):  # SO_SNDBUFFORCE, SO_RCVBUFFORCE
+            for force, plain in ((C.SO_SNDBUFFORCE, socket.SO_SNDBUF), (C.SO_RCVBUFFORCE, socket.SO_RCVBUF)):
                 try:
                     sock.setsockopt(socket.SOL_SOCKET, force, SOCKET_BUFFER)
                 except OSError:
@@ -192,7 +192,7 @@ class Transport:
 
     def dump_policies(self):
         """Every policy of the namespace's SPD (per-socket policies excluded)."""
-        return [p for p in (decode_policy(body) for body in self.dump(C.XFRM_MSG_GETPOLICY)) if p.dir in (0, 1, 2)]
+        return [p for p in (decode_policy(body) for body in self.dump(C.XFRM_MSG_GETPOLICY)) if p.dir < C.XFRM_POLICY_MAX]
 
 
 _OK = (0, "")

@@ -2,23 +2,33 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Every rule checked before the kernel is touched: user options -> model values.
 
-The rules follow iproute2's table (ip/xfrm_state.c, ip/xfrm_policy.c) and the kernel's
-own checks (verify_newsa_info, validate_tmpl), so that a request that passes here is one
-the kernel accepts. All errors of a request are collected and reported together, each
-named by its path (`sas[3].enc.key: ...`); a request with any error changes nothing.
+Two kinds of checks. A field is parsed by its Checker method (a number in range, an address, a
+key in setkey's forms, an algorithm's name); a rule that relates fields of one entry is a small
+pure function in SA_RULES, POLICY_RULES, TEMPLATE_RULES, TEMPLATE_LIST_RULES or ALGORITHM_RULES,
+following iproute2's table (ip/xfrm_state.c, ip/xfrm_policy.c) and the kernel's own checks
+(verify_newsa_info, validate_tmpl), so that a request that passes here is one the kernel accepts.
+A rule takes the entry's parsed fields (a dict) and returns [(field, message)]. All errors of a
+request are collected and reported together, each named by its path (`sas[3].enc.key: ...`); a
+request with any error changes nothing.
+
+Lists of thousands of entries repeat the same few algorithms and template lists: what depends
+on those alone is a pure function memoised with functools.lru_cache (the core's one caching
+idiom), returning its findings with paths relative to the option, which each entry prefixes with
+its own path.
 """
 
 from __future__ import annotations
 
+import functools
+from typing import NamedTuple
+
 from . import constants as C
-from .render import policy_id_text, sa_id_text
 from .model import (
-    SA, Address, Network, Algo, Encap, Lifetime, Mark, Policy, Selector, Template, SAId, PolicyId,
-    NO_MARK, EMPTY_SELECTOR, NO_LIFETIME, family_of, is_managed_number,
+    SA, Address, Network, HostBitsSet, Algo, Encap, Lifetime, Mark, Policy, Selector, Template, SAId, PolicyId,
+    NO_MARK, EMPTY_SELECTOR, NO_LIFETIME, is_managed_number,
 )
 
 U32 = 0xFFFFFFFF
-_new_tuple = tuple.__new__  # Algo(...) without NamedTuple's keyword handling: built for every SA of a list
 LIFETIME_FIELDS = Lifetime._fields
 # Counter-mode ciphers take their nonce from the ESP sequence number, which manual keying
 # restarts at 1 after every reboot: the same key then encrypts under reused nonces.
@@ -28,15 +38,22 @@ BITS_FIELDS = {"auth": "trunc_len", "aead": "icv_len"}
 ALGO_KINDS = ("enc", "auth", "aead", "comp")
 PORT_PROTOS = (6, 17, 132, 33, 1, 58)  # tcp udp sctp dccp, icmp/icmpv6 (type and code)
 MAX_DEPTH = 6  # XFRM_MAX_DEPTH: templates per policy
-# iproute2's table (ip/xfrm_state.c): protocol -> (algorithm options it takes, one of which it needs, message)
-SA_ALGORITHMS = {
-    "esp": (("enc", "auth", "aead"), ("enc", "aead"), "ESP takes enc (with auth) or aead"),
-    "ah": (("auth",), ("auth",), "AH takes auth only"),
-    "comp": (("comp",), ("comp",), "IPComp takes comp only"),
+ANY = ("any", "*", "")
+# What an option left out means: the modules' argument specs take their defaults from here too
+DEFAULTS = {
+    "sa": {"proto": "esp", "mode": "transport", "replay_window": 0, "state": "present"},
+    "policy": {"action": "allow", "priority": 0, "ptype": "main", "state": "present"},
+    "selector": {"src": "any", "dst": "any", "proto": "any"},
+    "template": {"proto": "esp", "mode": "transport", "level": "required"},
+    "encap": {"type": "espinudp", "sport": 4500, "dport": 4500},
 }
-
-
-_UNSEEN = object()
+_SA, _POLICY, _TEMPLATE, _ENCAP = DEFAULTS["sa"], DEFAULTS["policy"], DEFAULTS["template"], DEFAULTS["encap"]
+# iproute2's table (ip/xfrm_state.c): protocol -> (its name, algorithm options it takes, one of which it needs, what it takes)
+SA_ALGORITHMS = {
+    "esp": ("ESP", ("enc", "auth", "aead"), ("enc", "aead"), "takes enc (with auth) or aead"),
+    "ah": ("AH", ("auth",), ("auth",), "takes auth only"),
+    "comp": ("IPComp", ("comp",), ("comp",), "takes comp only"),
+}
 
 
 class ValidationError(ValueError):
@@ -47,42 +64,215 @@ class ValidationError(ValueError):
         super().__init__("; ".join(self.errors))
 
 
+# -- rules: one function each, one row in its table ------------------------------------
+# A rule reads the facts of one entry (below) and returns [(field, message)], or (field, "warning",
+# message) for a warning. Facts are hashable, so the findings of a table are memoised per distinct facts.
+
+class SAFacts(NamedTuple):
+    proto_name: str
+    mode_name: str
+    algorithms: tuple       # the algorithm options given: enc, auth, aead, comp
+    encap: bool             # UDP encapsulation given
+    selector_family: int    # 0 for no selector
+    dst_family: int         # 0 when dst did not parse
+
+
+class PolicyFacts(NamedTuple):
+    action_name: str
+    templates: int          # how many
+
+
+class TemplateFacts(NamedTuple):
+    mode_name: str
+    src: object             # Address or None
+    dst: object
+    optional: bool
+    direction: str          # the policy's dir as given
+
+
+class TemplateListFacts(NamedTuple):
+    templates: tuple        # the Templates
+    family: int             # the selector's (None when it did not parse)
+
+
+class AlgorithmFacts(NamedTuple):
+    algorithm: object       # constants.Algorithm
+    name: str               # as given
+    bits_field: str         # trunc_len, icv_len or None
+    bits: int
+    allow_weak: bool
+    allow_static_counter_mode: bool
+
+
+def _algorithms_fit_the_protocol(f):
+    noun, allowed, needed, takes = SA_ALGORITHMS.get(f.proto_name, ("", (), (), ""))
+    out = [(k, "%s %s" % (noun, takes)) for k in f.algorithms if k not in allowed]
+    if needed and not any(k in f.algorithms for k in needed):
+        out.append((needed[0], "%s needs %s" % (noun, " or ".join(needed))))
+    return out
+
+
+def _aead_alone(f):
+    given = f.algorithms
+    return [("aead", "aead replaces enc and auth: give aead alone")] if "aead" in given and ("enc" in given or "auth" in given) else []
+
+
+def _beet_is_for_esp(f):
+    return [("mode", "BEET mode is for ESP only")] if f.mode_name == "beet" and f.proto_name != "esp" else []
+
+
+def _encap_is_for_esp(f):
+    return [("encap", "UDP encapsulation is for ESP only")] if f.encap and f.proto_name != "esp" else []
+
+
+def _transport_selector_keeps_the_family(f):
+    if f.mode_name == "transport" and f.dst_family and f.selector_family and f.selector_family != f.dst_family:
+        return [("selector", "a transport-mode selector must be of the SA's address family")]
+    return []
+
+
+SA_RULES = (_algorithms_fit_the_protocol, _aead_alone, _beet_is_for_esp, _encap_is_for_esp,
+            _transport_selector_keeps_the_family)
+
+
+def _block_takes_no_templates(f):
+    return [("templates", "a block policy takes no templates")] if f.action_name == "block" and f.templates else []
+
+
+POLICY_RULES = (_block_takes_no_templates,)
+
+
+def _tunnel_needs_endpoints(f):
+    if f.mode_name in ("tunnel", "beet") and (f.src is None or f.dst is None):
+        return [("", "%s mode needs src and dst (the tunnel endpoints)" % f.mode_name)]
+    return []
+
+
+def _no_optional_tunnel_on_output(f):
+    if f.optional and f.mode_name in ("tunnel", "beet") and f.direction == "out":
+        return [("level", "use (optional) is not allowed for a %s-mode template of an out policy "
+                          "(the kernel refuses it); use required" % f.mode_name)]
+    return []
+
+
+TEMPLATE_RULES = (_tunnel_needs_endpoints, _no_optional_tunnel_on_output)
+
+
+def _at_most_max_depth(f):
+    count = len(f.templates)
+    return [("", "%d templates given, the kernel takes at most %d (XFRM_MAX_DEPTH)" % (count, MAX_DEPTH))] if count > MAX_DEPTH else []
+
+
+def _transport_templates_keep_the_family(f):
+    out, family = [], f.family
+    for i, template in enumerate(f.templates):
+        if template.mode == C.XFRM_MODES["transport"] and family and template.family != family:
+            out.append(("[%d]" % i, "a transport-mode template cannot change the address family (the traffic before it "
+                                    "is IPv%d); only tunnel or beet mode can" % (6 if family == C.AF_INET6 else 4)))
+        family = template.family
+    return out
+
+
+TEMPLATE_LIST_RULES = (_at_most_max_depth, _transport_templates_keep_the_family)
+
+
+def _weak_needs_the_opt_in(f):
+    alg = f.algorithm
+    if not alg.weak:
+        return []
+    if not f.allow_weak:
+        return [("algorithm", "%s (%s) is weak and refused; set allow_weak_algorithms: true to use it anyway"
+                 % (f.name, alg.name))]
+    return [("algorithm", "warning", "%s (%s) is weak; allowed by allow_weak_algorithms" % (f.name, alg.name))]
+
+
+def _counter_mode_needs_the_opt_in(f):
+    if f.algorithm.name in COUNTER_MODE and not f.allow_static_counter_mode:
+        return [("algorithm", "%s with manual keys reuses nonces after every reboot (sequence numbers restart); "
+                 "set allow_static_counter_mode: true only if keys are rotated at every boot" % f.algorithm.name)]
+    return []
+
+
+def _bits_are_the_algorithm_s(f):
+    alg, field, bits = f.algorithm, f.bits_field, f.bits
+    if field and bits not in alg.bits:
+        return [(field, "%d bits given, %s takes %s" % (bits, alg.name, " or ".join(map(str, alg.bits))))]
+    return []
+
+
+ALGORITHM_RULES = (_weak_needs_the_opt_in, _counter_mode_needs_the_opt_in, _bits_are_the_algorithm_s)
+
+
+def _findings(rules, facts):
+    return [finding for rule in rules for finding in rule(facts)]
+
+
+@functools.lru_cache(maxsize=1024)
+def _memoised_findings(rules, facts):
+    """A table's findings for facts that repeat across a list (most entries of a list share them)."""
+    return tuple(_findings(rules, facts))
+
+
+# -- pure, memoised parts: the same for every entry that repeats them ---------------------
+
+@functools.lru_cache(maxsize=1024)
+def _algorithm(kind, name, bits_given, allow_weak, allow_static_counter_mode):
+    """(table entry or None, ICV/truncation bits, findings relative to the algorithm option)."""
+    alg = C.ALGORITHM_NAMES.get((kind, str(name).lower() if name is not None else None))
+    if alg is None:
+        known = sorted({a.name for a in C.ALGORITHMS if a.kind == kind} | {s for a in C.ALGORITHMS if a.kind == kind for s in a.aliases})
+        return None, 0, (("algorithm", "%r is not a known %s algorithm (%s)" % (name, kind, ", ".join(known))),)
+    field = BITS_FIELDS.get(kind)
+    checker = Checker()
+    bits = checker.number(bits_given, field or "", 0, 512, default=alg.bits[0]) if field else 0
+    facts = AlgorithmFacts(alg, name, field, bits, allow_weak, allow_static_counter_mode)
+    return alg, bits, tuple(checker.findings + _findings(ALGORITHM_RULES, facts))
+
+
+@functools.lru_cache(maxsize=1024)
+def _template_list(given, family, direction):
+    """(templates, findings relative to the templates option) of a template list given as sorted item tuples."""
+    checker = Checker()
+    templates = tuple(checker.template(dict(items), "[%d]" % i, family, direction) for i, items in enumerate(given))
+    checker.add(_findings(TEMPLATE_LIST_RULES, TemplateListFacts(templates, family)))
+    return templates, tuple(checker.findings)
+
+
+def _memoised(function, *args):
+    """function(*args) through its lru_cache, or uncached for an argument that cannot be hashed (a user's odd value)."""
+    try:
+        return function(*args)
+    except TypeError:
+        return function.__wrapped__(*args)
+
+
 class Checker:
-    """Collects errors and warnings while options are turned into model values."""
+    """Parses fields into model values, collecting findings (path, message) and warnings (path, "warning", message)."""
 
     def __init__(self, allow_weak=False, allow_static_counter_mode=False):
-        self.errors = []
-        self.warnings = []
+        self.findings = []
         self.allow_weak = allow_weak
         self.allow_static_counter_mode = allow_static_counter_mode
-        self._templates = {}
-        self._algorithms = {}
-        self._combinations = {}
 
     def error(self, path, message):
-        self.errors.append("%s: %s" % (path.lstrip("."), message))
+        self.findings.append((path, message))
+
+    def add(self, findings, prefix=""):
+        """Findings of a rule or a memoised part, their paths made absolute with prefix."""
+        for finding in findings:
+            self.findings.append((_join(prefix, finding[0]),) + tuple(finding[1:]))
+
+    @property
+    def errors(self):
+        return ["%s: %s" % (path.lstrip("."), f[0]) for path, *f in self.findings if len(f) == 1]
+
+    @property
+    def warnings(self):
+        return ["%s: %s" % (path.lstrip("."), f[1]) for path, *f in self.findings if len(f) == 2]
 
     def raise_if_errors(self):
         if self.errors:
             raise ValidationError(self.errors)
-
-    def _once(self, cache, key, check, *args):
-        """check(*args), computed once per distinct key of this request while it passes cleanly.
-
-        Lists of thousands of entries repeat the same few algorithms, algorithm combinations and
-        template lists. A check that raised an error or a warning is not remembered: it runs again
-        for every entry, so that each one gets its own message, named by its own path."""
-        try:
-            result = cache.get(key, _UNSEEN)
-        except TypeError:  # an unhashable option value: checked, never remembered
-            return check(*args)
-        if result is not _UNSEEN:
-            return result
-        noted = len(self.errors) + len(self.warnings)
-        result = check(*args)
-        if len(self.errors) + len(self.warnings) == noted:
-            cache[key] = result
-        return result
 
     # -- scalars ---------------------------------------------------------------
 
@@ -120,23 +310,19 @@ class Checker:
         except ValueError:
             self.error(path, "%r is not an IPv4 or IPv6 address" % (value,))
             return None
-        if family and family_of(address) != family:
+        if family and address.family != family:
             self.error(path, "%s is not of the same address family as the other end" % (address,))
         return address
 
     def network(self, value, path):
-        """An address with optional prefix, or 'any' (returned as the string 'any')."""
-        text = str(value).strip() if value is not None else "any"
-        if text.lower() in ("any", "*", ""):
-            return "any"
+        """An address with optional prefix (not 'any': the caller tells that apart first), or None when invalid."""
         try:
-            return Network.parse(text)
-        except ValueError as exc:
-            if "host bits set" in str(exc):
-                self.error(path, str(exc))
-            else:
-                self.error(path, "%r is not an address or address/prefix (or 'any')" % (value,))
-            return None
+            return Network.parse(str(value))
+        except HostBitsSet as exc:
+            self.error(path, str(exc))
+        except ValueError:
+            self.error(path, "%r is not an address or address/prefix (or 'any')" % (value,))
+        return None
 
     def upper_proto(self, value, path):
         if value is None:
@@ -169,74 +355,44 @@ class Checker:
     # -- composite values ----------------------------------------------------
 
     def algo(self, kind, options, path):
-        """An Algo from {algorithm, key, trunc_len|icv_len}, key length checked against the table.
-
-        The algorithm and its ICV/truncation length are the same for thousands of SAs of a list: once they
-        passed without error or warning, later SAs take them from a cache. The key is checked for every SA."""
+        """An Algo from {algorithm, key, trunc_len|icv_len}; the key is checked for every SA, the rest once per algorithm."""
         if not options:
             return None
         field = BITS_FIELDS.get(kind)
-        resolved = self._once(self._algorithms, (kind, options.get("algorithm"), options.get(field) if field else None),
-                              self._algorithm, kind, options, field, path)
-        if resolved is None:
+        alg, bits, findings = _memoised(_algorithm, kind, options.get("algorithm"), options.get(field) if field else None,
+                                        self.allow_weak, self.allow_static_counter_mode)
+        self.add(findings, path)
+        if alg is None:
             return None
-        alg, bits = resolved
         key = b""
         if kind != "comp":
             given = options.get("key")
             key = self.key(given, path + ".key") if alg.key_bits != (0,) or given else b""
             if len(key) * 8 not in alg.key_bits:
                 self.error(path + ".key", "%d bytes given, %s takes %s" % (len(key), alg.name, _byte_sizes(alg.key_bits)))
-        return _new_tuple(Algo, (alg.name, key, bits))
-
-    def _algorithm(self, kind, options, field, path):
-        """(table entry, ICV/truncation bits) of an algorithm option, or None; errors and warnings as it goes."""
-        name = options.get("algorithm")
-        alg = C.ALGORITHM_NAMES.get((kind, str(name).lower() if name is not None else None))
-        if alg is None:
-            known = sorted({a.name for a in C.ALGORITHMS if a.kind == kind} | {s for a in C.ALGORITHMS if a.kind == kind for s in a.aliases})
-            self.error(path + ".algorithm", "%r is not a known %s algorithm (%s)" % (name, kind, ", ".join(known)))
-            return None
-        if alg.weak:
-            if not self.allow_weak:
-                self.error(path + ".algorithm", "%s (%s) is weak and refused; set allow_weak_algorithms: true to use it anyway"
-                           % (name, alg.name))
-            else:
-                self.warnings.append("%s: %s (%s) is weak; allowed by allow_weak_algorithms"
-                                     % ((path + ".algorithm").lstrip("."), name, alg.name))
-        if alg.name in COUNTER_MODE and not self.allow_static_counter_mode:
-            self.error(path + ".algorithm", "%s with manual keys reuses nonces after every reboot (sequence numbers restart); "
-                       "set allow_static_counter_mode: true only if keys are rotated at every boot" % alg.name)
-        bits = 0
-        if field:
-            bits = self.number(options.get(field), "%s.%s" % (path, field), 0, 512, default=alg.bits[0])
-            if bits not in alg.bits:
-                self.error("%s.%s" % (path, field), "%d bits given, %s takes %s" % (bits, alg.name, " or ".join(map(str, alg.bits))))
-        return alg, bits
+        return Algo(alg.name, key, bits)
 
     def mark(self, options, path):
         if not options:
             return NO_MARK
-        value = self.number(options.get("value"), path + ".value")
-        mask = self.number(options.get("mask"), path + ".mask", default=U32)
-        return Mark(value, mask)
+        return Mark(value=self.number(options.get("value"), path + ".value"),
+                    mask=self.number(options.get("mask"), path + ".mask", default=U32))
 
     def lifetime(self, options, path):
         if not options:
             return NO_LIFETIME
-        unknown = set(options) - set(LIFETIME_FIELDS)
-        for name in sorted(unknown):
+        for name in sorted(set(options) - set(LIFETIME_FIELDS)):
             self.error("%s.%s" % (path, name), "unknown limit; known: %s" % ", ".join(LIFETIME_FIELDS))
-        values = {}
-        for name in LIFETIME_FIELDS:
-            if options.get(name) is not None:
-                values[name] = self.number(options[name], "%s.%s" % (path, name), 0, C.XFRM_INF)
-        return Lifetime(**values)
+        return Lifetime(**{name: self.number(options[name], "%s.%s" % (path, name), 0, C.XFRM_INF)
+                           for name in LIFETIME_FIELDS if options.get(name) is not None})
 
     def selector(self, options, path, default_family=None):
         """A Selector from {src, dst, proto, sport, dport}; 'any' takes the other side's family."""
-        src = self.network(options.get("src"), path + ".src")
-        dst = self.network(options.get("dst"), path + ".dst")
+        ends = {}
+        for end in ("src", "dst"):
+            value = options.get(end)
+            ends[end] = "any" if value is None or str(value).strip().lower() in ANY else self.network(value, path + "." + end)
+        src, dst = ends["src"], ends["dst"]
         if src is None or dst is None:
             return None
         if src == "any" and dst == "any":
@@ -253,15 +409,16 @@ class Checker:
         dport = self.number(options.get("dport"), path + ".dport", 0, 0xFFFF)
         if (sport or dport) and proto not in PORT_PROTOS:
             self.error(path + (".sport" if sport else ".dport"), "ports need proto tcp, udp, sctp, dccp (or icmp type/code)")
-        return Selector(family, Network.any(family) if src == "any" else src, Network.any(family) if dst == "any" else dst,
-                        proto, sport, 0xFFFF if sport else 0, dport, 0xFFFF if dport else 0)
+        return Selector(family=family, src=Network.any(family) if src == "any" else src,
+                        dst=Network.any(family) if dst == "any" else dst, proto=proto,
+                        sport=sport, sport_mask=0xFFFF if sport else 0, dport=dport, dport_mask=0xFFFF if dport else 0)
 
     # -- SA ----------------------------------------------------------------------
 
     def sa(self, options, path):
         """An SA (state present) or an SAId (state absent) from one entry of ipsec_sa."""
         get = options.get  # each option is read once: lists of 10,000 SAs pass through here
-        proto_name = str(get("proto") or "esp").lower()
+        proto_name = str(get("proto") or _SA["proto"]).lower()
         proto = self.choice(proto_name, path + ".proto", C.XFRM_PROTOS, 0)
         dst_text, spi_given = get("dst"), get("spi")
         if dst_text is None:
@@ -272,67 +429,50 @@ class Checker:
             self.error(path + ".spi", "required (%s %d-%d)" % ("CPI" if proto_name == "comp" else "SPI", spi_low, spi_high))
         spi = self.number(spi_given, path + ".spi", spi_low, spi_high)
         mark = self.mark(get("mark"), path + ".mark")
-        if (get("state") or "present") == "absent":
+        if (get("state") or _SA["state"]) == "absent":
             return SAId(dst, spi, proto, mark) if dst is not None else None
 
         src_text = get("src")
         if src_text is None:
             self.error(path + ".src", "required")
         src = self.address(src_text, path + ".src", dst.family if dst is not None else None)
-        mode_name = str(get("mode") or "transport").lower()
+        mode_name = str(get("mode") or _SA["mode"]).lower()
         mode = self.choice(mode_name, path + ".mode", MODES, 0)
         reqid = self.number(get("reqid"), path + ".reqid", default=C.MANAGED_MIN)
         if not is_managed_number(reqid):
-            self.warnings.append("%s: %d is outside the managed range 0x%x-0x%x: exclusive and ipsec_flush scope=managed "
-                                 "will not see this SA" % ((path + ".reqid").lstrip("."), reqid, C.MANAGED_MIN, C.MANAGED_MAX))
+            self.findings.append((path + ".reqid", "warning", "%d is outside the managed range 0x%x-0x%x: exclusive and "
+                                  "ipsec_flush scope=managed will not see this SA" % (reqid, C.MANAGED_MIN, C.MANAGED_MAX)))
         given = [k for k in ALGO_KINDS if get(k)]
-        self._sa_combination(path, proto_name, mode_name, given)
-        algos = dict.fromkeys(ALGO_KINDS)
-        for k in given:
-            algos[k] = self.algo(k, options[k], "%s.%s" % (path, k))
+        algos = {k: self.algo(k, options[k], "%s.%s" % (path, k)) for k in given}
         flags = 0
         for i, flag in enumerate(get("flags") or ()):
             flags |= self.choice(flag, "%s.flags[%d]" % (path, i), C.XFRM_STATE_FLAGS, 0)
-        encap = self.encap(get("encap"), path + ".encap", proto_name) if get("encap") else None
+        encap = self.encap(get("encap"), path + ".encap") if get("encap") else None
         selector = EMPTY_SELECTOR
         if get("selector"):
             selector = self.selector(get("selector"), path + ".selector", dst.family if dst is not None else None) or EMPTY_SELECTOR
             if selector.matches_all:
                 selector = EMPTY_SELECTOR  # the kernel treats any/any like no selector; so does ip xfrm
-            if mode_name == "transport" and dst is not None and not selector.empty and selector.family != dst.family:
-                self.error(path + ".selector", "a transport-mode selector must be of the SA's address family")
-        replay_window = self.number(get("replay_window"), path + ".replay_window", 0, 32)
+        facts = SAFacts(proto_name, mode_name, tuple(given), encap is not None, selector.family,
+                        dst.family if dst is not None else 0)
+        findings = _memoised_findings(SA_RULES, facts)
+        if findings:
+            self.add(findings, path + ".")
+        replay_window = self.number(get("replay_window"), path + ".replay_window", 0, 32, default=_SA["replay_window"])
         lifetime = self.lifetime(get("lifetime"), path + ".lifetime")
         if_id = self.number(get("if_id"), path + ".if_id")
         if dst is None or src is None:
             return None
-        return SA(src, dst, proto, spi, mode, reqid, algos["enc"], algos["auth"], algos["aead"], algos["comp"],
-                  replay_window, flags, lifetime, mark, if_id, encap, selector)
+        return SA(src=src, dst=dst, proto=proto, spi=spi, mode=mode, reqid=reqid, enc=algos.get("enc"),
+                  auth=algos.get("auth"), aead=algos.get("aead"), comp=algos.get("comp"), replay_window=replay_window,
+                  flags=flags, lifetime=lifetime, mark=mark, if_id=if_id, encap=encap, selector=selector)
 
-    def encap(self, options, path, proto_name):
+    def encap(self, options, path):
         """UDP encapsulation (NAT-T) of an ESP SA."""
-        if proto_name != "esp":
-            self.error(path, "UDP encapsulation is for ESP only")
-        return Encap(self.choice(options.get("type") or "espinudp", path + ".type", C.ENCAP_TYPES, 2),
-                     self.number(options.get("sport"), path + ".sport", 1, 0xFFFF, default=4500),
-                     self.number(options.get("dport"), path + ".dport", 1, 0xFFFF, default=4500),
-                     self.address(options.get("oa"), path + ".oa"))
-
-    def _sa_combination(self, path, proto, mode, given):
-        """iproute2's table: ESP needs enc or aead, AH only auth, COMP only comp, BEET only ESP."""
-        self._once(self._combinations, (proto, mode, tuple(given)), self._sa_combination_rules, path, proto, mode, given)
-
-    def _sa_combination_rules(self, path, proto, mode, given):
-        allowed, needed, takes = SA_ALGORITHMS.get(proto, ((), (), ""))
-        for k in given:
-            if k not in allowed:
-                self.error("%s.%s" % (path, k), takes)
-        if needed and not any(k in given for k in needed):
-            self.error("%s.%s" % (path, needed[0]), "%s needs %s" % (takes.split()[0], " or ".join(needed)))
-        if "aead" in given and ("enc" in given or "auth" in given):
-            self.error(path + ".aead", "aead replaces enc and auth: give aead alone")
-        if mode == "beet" and proto != "esp":
-            self.error(path + ".mode", "BEET mode is for ESP only")
+        return Encap(type=self.choice(options.get("type") or _ENCAP["type"], path + ".type", C.ENCAP_TYPES, 2),
+                     sport=self.number(options.get("sport"), path + ".sport", 1, 0xFFFF, default=_ENCAP["sport"]),
+                     dport=self.number(options.get("dport"), path + ".dport", 1, 0xFFFF, default=_ENCAP["dport"]),
+                     oa=self.address(options.get("oa"), path + ".oa"))
 
     # -- policy ------------------------------------------------------------------
 
@@ -344,65 +484,57 @@ class Checker:
             self.error(path + ".dir", "required (in, out or fwd)")
         mark = self.mark(options.get("mark"), path + ".mark")
         if_id = self.number(options.get("if_id"), path + ".if_id")
-        ptype = self.choice(options.get("ptype") or "main", path + ".ptype", C.XFRM_POLICY_TYPES, 0)
-        if (options.get("state") or "present") == "absent":
+        ptype = self.choice(options.get("ptype") or _POLICY["ptype"], path + ".ptype", C.XFRM_POLICY_TYPES, 0)
+        if (options.get("state") or _POLICY["state"]) == "absent":
             return PolicyId(selector, direction, mark, if_id, ptype) if selector is not None and direction is not None else None
-        action_name = str(options.get("action") or "allow").lower()
+        action_name = str(options.get("action") or _POLICY["action"]).lower()
         action = self.choice(action_name, path + ".action", C.XFRM_POLICY_ACTIONS, 0)
         templates = self.templates(options.get("templates") or (), path + ".templates", selector, options.get("dir"))
-        if action_name == "block" and templates:
-            self.error(path + ".templates", "a block policy takes no templates")
+        findings = _memoised_findings(POLICY_RULES, PolicyFacts(action_name, len(templates or ())))
+        if findings:
+            self.add(findings, path + ".")
         flags = 0
         for i, flag in enumerate(options.get("flags") or ()):
             flags |= self.choice(flag, "%s.flags[%d]" % (path, i), C.XFRM_POLICY_FLAGS, 0)
-        if selector is None or direction is None or None in templates:
+        if selector is None or direction is None or templates is None:
             return None
         return Policy(selector=selector, dir=direction, action=action,
-                      priority=self.number(options.get("priority"), path + ".priority"), templates=templates,
+                      priority=self.number(options.get("priority"), path + ".priority", default=_POLICY["priority"]),
+                      templates=templates,
                       mark=mark, if_id=if_id, ptype=ptype, flags=flags,
                       lifetime=self.lifetime(options.get("lifetime"), path + ".lifetime"))
 
     def templates(self, given, path, selector, direction):
-        """The template list, with the kernel's validate_tmpl() rules across it.
+        """The template list, with the kernel's validate_tmpl() rules across it; None when it has errors."""
+        family = selector.family if selector is not None else None
+        key = tuple(tuple(sorted((t or {}).items())) for t in given)
+        templates, findings = _memoised(_template_list, key, family, direction)
+        self.add(findings, path)
+        return None if any(len(f) == 2 for f in findings) else templates
 
-        Lists of thousands of policies repeat the same few template lists: a list that passed once
-        for the same selector family and direction is taken from the cache."""
-        key = (tuple(tuple(sorted((t or {}).items())) for t in given), selector.family if selector else None, direction)
-        return self._once(self._templates, key, self._templates_uncached, given, path, selector, direction)
-
-    def _templates_uncached(self, given, path, selector, direction):
-        if len(given) > MAX_DEPTH:
-            self.error(path, "%d templates given, the kernel takes at most %d (XFRM_MAX_DEPTH)" % (len(given), MAX_DEPTH))
-        out = []
-        prev_family = selector.family if selector is not None else None
-        for i, options in enumerate(given):
-            template = self.template(options or {}, "%s[%d]" % (path, i), selector, direction)
-            if template.mode == C.XFRM_MODES["transport"] and prev_family and template.family != prev_family:
-                self.error("%s[%d]" % (path, i), "a transport-mode template cannot change the address family "
-                           "(the traffic before it is IPv%d); only tunnel or beet mode can" % (6 if prev_family == C.AF_INET6 else 4))
-            prev_family = template.family
-            out.append(template)
-        return tuple(out)
-
-    def template(self, options, path, selector, direction):
-        proto = self.choice(options.get("proto") or "esp", path + ".proto", C.XFRM_PROTOS, 50)
-        mode_name = str(options.get("mode") or "transport").lower()
+    def template(self, options, path, family, direction):
+        proto = self.choice(options.get("proto") or _TEMPLATE["proto"], path + ".proto", C.XFRM_PROTOS, 50)
+        mode_name = str(options.get("mode") or _TEMPLATE["mode"]).lower()
         mode = self.choice(mode_name, path + ".mode", MODES, 0)
         src = self.address(options.get("src"), path + ".src")
-        dst = self.address(options.get("dst"), path + ".dst", family_of(src) if src is not None else None)
-        if mode_name in ("tunnel", "beet") and (src is None or dst is None):
-            self.error(path, "%s mode needs src and dst (the tunnel endpoints)" % mode_name)
-        level = str(options.get("level") or "required").lower()
+        dst = self.address(options.get("dst"), path + ".dst", src.family if src is not None else None)
+        level = str(options.get("level") or _TEMPLATE["level"]).lower()
         if level not in ("required", "use", "require"):
             self.error(path + ".level", "%r is not one of required, use" % level)
         optional = level == "use"
-        if optional and mode_name in ("tunnel", "beet") and direction == "out":
-            self.error(path + ".level", "use (optional) is not allowed for a %s-mode template of an out policy "
-                       "(the kernel refuses it); use required" % mode_name)
-        family = family_of(dst) if dst is not None else (selector.family if selector is not None else C.AF_INET)
-        return Template(family=family, proto=proto, mode=mode, src=src, dst=dst,
-                        spi=self.number(options.get("spi"), path + ".spi"),
+        self.add(_findings(TEMPLATE_RULES, TemplateFacts(mode_name, src, dst, optional, direction)), path + ".")
+        return Template(family=dst.family if dst is not None else (family or C.AF_INET), proto=proto, mode=mode, src=src,
+                        dst=dst, spi=self.number(options.get("spi"), path + ".spi"),
                         reqid=self.number(options.get("reqid"), path + ".reqid", default=C.MANAGED_MIN), optional=optional)
+
+
+def _join(prefix, field):
+    """A finding's absolute path: prefix "sas[3]." (or "") and the field relative to it."""
+    if not field:
+        return prefix.rstrip(".")
+    if field.startswith("["):
+        return prefix.rstrip(".") + field
+    return prefix + field if prefix.endswith(".") or not prefix else prefix + "." + field
 
 
 def _byte_sizes(bits):
@@ -421,7 +553,7 @@ def _entries(options, list_name):
     return [("", options)]
 
 
-def validate_entries(options, list_name, build, identity_name, describe):
+def validate_entries(options, list_name, build, identity_name):
     """Run `build` over every entry; reject duplicates; return (present, absent, warnings)."""
     checker = Checker(bool(options.get("allow_weak_algorithms")), bool(options.get("allow_static_counter_mode")))
     present, absent, seen = [], [], {}
@@ -432,7 +564,7 @@ def validate_entries(options, list_name, build, identity_name, describe):
         identity = getattr(value, "identity", value)
         label = path or list_name[:-1]
         if identity in seen:
-            checker.error(label, "same %s (%s) as %s" % (identity_name, describe(identity), seen[identity]))
+            checker.error(label, "same %s (%s) as %s" % (identity_name, identity, seen[identity]))
             continue
         seen[identity] = label
         (absent if value is identity else present).append(value)
@@ -442,9 +574,9 @@ def validate_entries(options, list_name, build, identity_name, describe):
 
 def validate_sas(options):
     """ipsec_sa options -> ([SA to be present], [SAId to be absent], warnings)."""
-    return validate_entries(options, "sas", Checker.sa, "SA (dst, spi, proto, mark)", sa_id_text)
+    return validate_entries(options, "sas", Checker.sa, "SA (dst, spi, proto, mark)")
 
 
 def validate_policies(options):
     """ipsec_policy options -> ([Policy to be present], [PolicyId to be absent], warnings)."""
-    return validate_entries(options, "policies", Checker.policy, "policy (selector, dir, mark, if_id, ptype)", policy_id_text)
+    return validate_entries(options, "policies", Checker.policy, "policy (selector, dir, mark, if_id, ptype)")

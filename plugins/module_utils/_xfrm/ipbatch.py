@@ -1,0 +1,74 @@
+# Copyright (c) 2026 xfrm.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Entries as `ip -batch` lines (ip xfrm state/policy add ...): the naive way's files in bench/, the
+boot-time restore file of persistence. An SA's line holds its key: only for 0600 files, never argv.
+"""
+
+from __future__ import annotations
+
+from . import constants as C
+from .constants import name
+from .render import flag_names
+
+
+def sa_line(sa, verb="add"):
+    """`ip -batch` line for an SA (holds the key: only for 0600 files, never argv)."""
+    words = ["xfrm", "state", verb, "src", str(sa.src), "dst", str(sa.dst), "proto", name("proto", sa.proto),
+             "spi", "0x%08x" % sa.spi, "reqid", str(sa.reqid), "mode", name("mode", sa.mode)]
+    if sa.replay_window:
+        words += ["replay-window", str(sa.replay_window)]
+    if sa.flags:
+        words += ["flag"] + flag_names(C.XFRM_STATE_FLAGS, sa.flags)
+    if sa.aead is not None:
+        words += ["aead", "'%s'" % sa.aead.name, "0x" + sa.aead.key.hex(), str(sa.aead.bits)]
+    if sa.enc is not None:
+        words += ["enc", "'%s'" % sa.enc.name, "0x" + (sa.enc.key.hex() or "")]
+    if sa.auth is not None:
+        words += ["auth-trunc", "'%s'" % sa.auth.name, "0x" + sa.auth.key.hex(), str(sa.auth.bits)]
+    if sa.comp is not None:
+        words += ["comp", sa.comp.name]
+    if sa.encap is not None:
+        words += ["encap", name("encap", sa.encap.type), str(sa.encap.sport), str(sa.encap.dport), str(sa.encap.oa or "0.0.0.0")]
+    if sa.mark.value or sa.mark.mask:
+        words += ["mark", "0x%x" % sa.mark.value, "mask", "0x%x" % sa.mark.mask]
+    if sa.if_id:
+        words += ["if_id", str(sa.if_id)]
+    if not sa.selector.empty:
+        words += ["sel"] + _ip_selector(sa.selector)
+    return " ".join(words)
+
+
+def _ip_selector(sel):
+    words = ["src", str(sel.src), "dst", str(sel.dst)]
+    if sel.proto:
+        words += ["proto", str(sel.proto)]
+    if sel.sport_mask:
+        words += ["sport", str(sel.sport)]
+    if sel.dport_mask:
+        words += ["dport", str(sel.dport)]
+    return words
+
+
+def policy_line(policy, verb="add"):
+    """`ip -batch` line for a policy."""
+    words = ["xfrm", "policy", verb] + _ip_selector(policy.selector) + [
+        "dir", name("dir", policy.dir), "action", name("action", policy.action), "priority", str(policy.priority)]
+    if policy.index:
+        words += ["index", str(policy.index)]
+    if policy.ptype:
+        words += ["ptype", name("ptype", policy.ptype)]
+    if policy.mark.value or policy.mark.mask:
+        words += ["mark", "0x%x" % policy.mark.value, "mask", "0x%x" % policy.mark.mask]
+    if policy.if_id:
+        words += ["if_id", str(policy.if_id)]
+    for t in policy.templates:
+        words.append("tmpl")
+        if t.src is not None:
+            words += ["src", str(t.src)]
+        if t.dst is not None:
+            words += ["dst", str(t.dst)]
+        words += ["proto", name("proto", t.proto)]
+        if t.spi:
+            words += ["spi", "0x%08x" % t.spi]
+        words += ["mode", name("mode", t.mode), "reqid", str(t.reqid), "level", "use" if t.optional else "required"]
+    return " ".join(words)
