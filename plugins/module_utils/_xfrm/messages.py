@@ -21,7 +21,6 @@ import struct
 from . import constants as C
 from .model import (
     SA, Address, Algo, Encap, Lifetime, Mark, Network, Policy, PolicyId, SAId, Selector, Template, NO_MARK, EMPTY_SELECTOR,
-    with_dump,
 )
 
 
@@ -93,6 +92,7 @@ USERSA_FLUSH = Layout("struct xfrm_usersa_flush { __u8 proto; }", "B", 1)
 
 _ZERO_ADDR = bytes(16)
 _htons, _ntohs, _htonl, _ntohl = socket.htons, socket.ntohs, socket.htonl, socket.ntohl
+_tuple_new = tuple.__new__  # a NamedTuple from its fields in order, without its __new__'s argument handling
 # Lists and dumps repeat the same lifetimes, template lists and algorithm headers thousands of times:
 # the pure functions that encode or decode them are memoised (functools.lru_cache, the core's one idiom).
 memoised = functools.lru_cache(maxsize=4096)
@@ -147,10 +147,11 @@ def _selector_from(f):
         return EMPTY_SELECTOR
     fam = family or C.AF_INET
     width = 4 if fam == C.AF_INET else 16
-    # the kernel's bytes exactly, host bits included: that is the selector it looks entries up by
-    return Selector(family=family, src=Network(fam, saddr[:width], plen_s), dst=Network(fam, daddr[:width], plen_d),
-                    proto=proto, sport=_ntohs(sport), sport_mask=_ntohs(sport_mask), dport=_ntohs(dport),
-                    dport_mask=_ntohs(dport_mask), ifindex=ifindex, user=user)
+    # the kernel's bytes exactly, host bits included: that is the selector it looks entries up by. Positional, in
+    # Selector's field order, unlike SA and Policy: it is short, and decoded for every entry of a dump
+    return _tuple_new(Selector, (family, _tuple_new(Network, (fam, saddr[:width], plen_s)),
+                                 _tuple_new(Network, (fam, daddr[:width], plen_d)), proto, _ntohs(sport),
+                                 _ntohs(sport_mask), _ntohs(dport), _ntohs(dport_mask), ifindex, user))
 
 
 def _mark_attr(mark):
@@ -267,9 +268,9 @@ def decode_sa(payload):
             enc=algos.get(C.XFRMA_ALG_CRYPT), auth=auth, aead=algos.get(C.XFRMA_ALG_AEAD), comp=algos.get(C.XFRMA_ALG_COMP),
             replay_window=replay_window, flags=flags, lifetime=lft, mark=mark, if_id=if_id, encap=encap,
             selector=EMPTY_SELECTOR if selector.matches_all else selector)
-    counters = {"bytes": cur_bytes, "packets": cur_packets, "add_time": add_time, "use_time": use_time,
-                "replay_window": replay_window_stat, "replay": replay, "integrity_failed": integrity_failed}
-    return with_dump(sa, counters=counters)
+    sa.counters = {"bytes": cur_bytes, "packets": cur_packets, "add_time": add_time, "use_time": use_time,
+                   "replay_window": replay_window_stat, "replay": replay, "integrity_failed": integrity_failed}
+    return sa
 
 
 def decode_sa_id(payload):
@@ -355,8 +356,9 @@ def decode_policy(payload):
             if_id = U32.unpack_from(value)[0]
     policy = Policy(selector=selector, dir=direction, action=action, priority=priority, templates=templates, mark=mark,
                     if_id=if_id, ptype=ptype, flags=flags, lifetime=lft)
-    counters = {"bytes": cur_bytes, "packets": cur_packets, "add_time": add_time, "use_time": use_time}
-    return with_dump(policy, index=index, counters=counters)
+    policy.index = index
+    policy.counters = {"bytes": cur_bytes, "packets": cur_packets, "add_time": add_time, "use_time": use_time}
+    return policy
 
 
 def decode_policy_id(payload):

@@ -208,9 +208,10 @@ def _findings(rules, facts):
 
 
 @functools.lru_cache(maxsize=1024)
-def _memoised_findings(rules, facts):
-    """A table's findings for facts that repeat across a list (most entries of a list share them)."""
-    return tuple(_findings(rules, facts))
+def _memoised_findings(rules, facts_type, *facts):
+    """A table's findings for facts that repeat across a list (most entries of a list share them); the facts
+    are given as plain arguments, so that an entry whose facts were seen before builds no facts object."""
+    return tuple(_findings(rules, facts_type(*facts)))
 
 
 # -- pure, memoised parts: the same for every entry that repeats them ---------------------
@@ -361,7 +362,8 @@ class Checker:
         field = BITS_FIELDS.get(kind)
         alg, bits, findings = _memoised(_algorithm, kind, options.get("algorithm"), options.get(field) if field else None,
                                         self.allow_weak, self.allow_static_counter_mode)
-        self.add(findings, path)
+        if findings:
+            self.add(findings, path)
         if alg is None:
             return None
         key = b""
@@ -388,11 +390,9 @@ class Checker:
 
     def selector(self, options, path, default_family=None):
         """A Selector from {src, dst, proto, sport, dport}; 'any' takes the other side's family."""
-        ends = {}
-        for end in ("src", "dst"):
-            value = options.get(end)
-            ends[end] = "any" if value is None or str(value).strip().lower() in ANY else self.network(value, path + "." + end)
-        src, dst = ends["src"], ends["dst"]
+        src, dst = options.get("src"), options.get("dst")
+        src = "any" if _is_any(src) else self.network(src, path + ".src")
+        dst = "any" if _is_any(dst) else self.network(dst, path + ".dst")
         if src is None or dst is None:
             return None
         if src == "any" and dst == "any":
@@ -453,9 +453,8 @@ class Checker:
             selector = self.selector(get("selector"), path + ".selector", dst.family if dst is not None else None) or EMPTY_SELECTOR
             if selector.matches_all:
                 selector = EMPTY_SELECTOR  # the kernel treats any/any like no selector; so does ip xfrm
-        facts = SAFacts(proto_name, mode_name, tuple(given), encap is not None, selector.family,
-                        dst.family if dst is not None else 0)
-        findings = _memoised_findings(SA_RULES, facts)
+        findings = _memoised_findings(SA_RULES, SAFacts, proto_name, mode_name, tuple(given), encap is not None,
+                                      selector.family, dst.family if dst is not None else 0)
         if findings:
             self.add(findings, path + ".")
         replay_window = self.number(get("replay_window"), path + ".replay_window", 0, 32, default=_SA["replay_window"])
@@ -490,7 +489,7 @@ class Checker:
         action_name = str(options.get("action") or _POLICY["action"]).lower()
         action = self.choice(action_name, path + ".action", C.XFRM_POLICY_ACTIONS, 0)
         templates = self.templates(options.get("templates") or (), path + ".templates", selector, options.get("dir"))
-        findings = _memoised_findings(POLICY_RULES, PolicyFacts(action_name, len(templates or ())))
+        findings = _memoised_findings(POLICY_RULES, PolicyFacts, action_name, len(templates or ()))
         if findings:
             self.add(findings, path + ".")
         flags = 0
@@ -509,8 +508,11 @@ class Checker:
         family = selector.family if selector is not None else None
         key = tuple(tuple(sorted((t or {}).items())) for t in given)
         templates, findings = _memoised(_template_list, key, family, direction)
-        self.add(findings, path)
-        return None if any(len(f) == 2 for f in findings) else templates
+        if findings:
+            self.add(findings, path)
+            if any(len(f) == 2 for f in findings):
+                return None
+        return templates
 
     def template(self, options, path, family, direction):
         proto = self.choice(options.get("proto") or _TEMPLATE["proto"], path + ".proto", C.XFRM_PROTOS, 50)
@@ -526,6 +528,10 @@ class Checker:
         return Template(family=dst.family if dst is not None else (family or C.AF_INET), proto=proto, mode=mode, src=src,
                         dst=dst, spi=self.number(options.get("spi"), path + ".spi"),
                         reqid=self.number(options.get("reqid"), path + ".reqid", default=C.MANAGED_MIN), optional=optional)
+
+
+def _is_any(value):
+    return value is None or str(value).strip().lower() in ANY
 
 
 def _join(prefix, field):
