@@ -1,11 +1,13 @@
 # Copyright (c) 2026 xfrm.ipsec contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""setkey's language: entries as `setkey -D` / `-DP` print them (ipsec_info format=setkey).
-
-The parser of setkey's configuration files (add, spdadd, ...) belongs beside this printer.
+"""setkey's language: entries as `setkey -D` / `-DP` print them (ipsec_info format=setkey), and the
+configuration files `setkey -f` reads (parse: add, spdadd, ...), as ipsec_sa / ipsec_policy options.
 """
 
 from __future__ import annotations
+
+import ipaddress
+from typing import NamedTuple
 
 from . import constants as C
 from .constants import name
@@ -58,3 +60,424 @@ def policy_text(policy):
         lines.append("\t%s/%s/%s/%s" % (name("proto", t.proto), name("mode", t.mode), ends, level))
     lines.append("\tspid=%d seq=0 pid=0" % policy.index)
     return "\n".join(lines)
+
+
+# -- setkey's configuration language -------------------------------------------------
+# parse() reads what `setkey -f FILE` (or `setkey -c`) reads and returns its statements, each with its
+# line and, for the entries, the options of ipsec_sa / ipsec_policy. It never resolves names and never
+# guesses: what Linux XFRM cannot do is an error naming the line and column.
+
+COMMANDS = ("add", "update", "get", "delete", "deleteall", "flush", "dump",
+            "spdadd", "spdupdate", "spddelete", "spdflush", "spddump")
+SA_PROTOCOLS = {"esp": "esp", "ah": "ah", "ipcomp": "comp"}
+NOT_ON_LINUX = {
+    "esp-old": "esp-old (RFC 1827) does not exist in Linux XFRM; use esp",
+    "ah-old": "ah-old (RFC 1826) does not exist in Linux XFRM; use ah",
+    "tcp": "TCP-MD5 signatures are a socket option on Linux (TCP_MD5SIG), not an SA",
+}
+SA_MODES = {"transport": "transport", "tunnel": "tunnel", "any": "transport"}  # af_key.c: IPSEC_MODE_ANY -> transport
+LIFETIMES = {"-lh": "hard_add_expires_seconds", "-ls": "soft_add_expires_seconds",
+             "-bh": "hard_byte_limit", "-bs": "soft_byte_limit"}
+UPPER = {"any": "any", "icmp": "icmp", "icmp6": "ipv6-icmp", "ipv6-icmp": "ipv6-icmp", "tcp": "tcp", "udp": "udp",
+         "gre": "gre", "sctp": "sctp", "ip4": "4", "ipv4": "4"}
+DIRECTIONS = ("in", "out", "fwd")
+
+
+class SetkeyError(ValueError):
+    """Input setkey's language does not allow, or Linux XFRM cannot do: line, column and what was expected."""
+
+    def __init__(self, line, column, message):
+        self.line, self.column = line, column
+        super().__init__("line %d, column %d: %s" % (line, column, message))
+
+
+class Token(NamedTuple):
+    text: str
+    line: int
+    column: int
+    quoted: bool = False
+
+
+class Statement(NamedTuple):
+    """One statement: the command, where it starts, and the entry it names as module options (or {})."""
+
+    command: str
+    line: int
+    options: dict
+
+
+def tokens(text):
+    """Words, quoted strings and ';' with their positions. '#' starts a comment to the end of the line
+    (outside quotes); a backslash before a newline joins the lines."""
+    out, i, line, column = [], 0, 1, 1
+    n = len(text)
+    while i < n:
+        char = text[i]
+        if char == "\\" and text[i + 1:i + 2] == "\n":
+            i, line, column = i + 2, line + 1, 1
+        elif char == "\n":
+            i, line, column = i + 1, line + 1, 1
+        elif char.isspace():
+            i, column = i + 1, column + 1
+        elif char == "#":
+            while i < n and text[i] != "\n":
+                i += 1
+        elif char == ";":
+            out.append(Token(";", line, column))
+            i, column = i + 1, column + 1
+        elif char == '"':
+            end = text.find('"', i + 1)
+            newline = text.find("\n", i + 1)
+            if end < 0 or (0 <= newline < end):
+                raise SetkeyError(line, column, "unterminated quoted string (a key in quotes ends with \" on the same line)")
+            out.append(Token(text[i + 1:end], line, column, quoted=True))
+            column += end + 1 - i
+            i = end + 1
+        else:
+            start = i
+            while i < n and not text[i].isspace() and text[i] not in ';"#':
+                i += 1
+            out.append(Token(text[start:i], line, column))
+            column += i - start
+    return out
+
+
+def parse(text):
+    """[Statement] of a setkey file; SetkeyError at the first error."""
+    statements, current = [], []
+    for token in tokens(text):
+        if token.text == ";" and not token.quoted:
+            if current:
+                statements.append(_Statement(current).parse())
+            current = []
+        else:
+            current.append(token)
+    if current:
+        last = current[-1]
+        raise SetkeyError(last.line, last.column + len(last.text), "expected ';' to end the statement that starts at "
+                          "line %d (%s)" % (current[0].line, current[0].text))
+    return statements
+
+
+class _Statement:
+    """A cursor over the tokens of one statement."""
+
+    def __init__(self, words):
+        self.words = words
+        self.at = 0
+
+    # -- cursor ------------------------------------------------------------------------
+
+    def peek(self):
+        return self.words[self.at] if self.at < len(self.words) else None
+
+    def next(self, expected):
+        token = self.peek()
+        if token is None:
+            last = self.words[-1]
+            raise SetkeyError(last.line, last.column + len(last.text) + (2 if last.quoted else 0),
+                              "expected %s before ';'" % expected)
+        self.at += 1
+        return token
+
+    def word(self, expected):
+        token = self.next(expected)
+        if token.quoted:
+            raise self.error(token, "expected %s, found a quoted string" % expected)
+        return token
+
+    @staticmethod
+    def error(token, message):
+        return SetkeyError(token.line, token.column, message)
+
+    def choice(self, expected, table):
+        token = self.word(expected)
+        key = token.text.lower()
+        if key in NOT_ON_LINUX:
+            raise self.error(token, NOT_ON_LINUX[key])
+        if key not in table:
+            raise self.error(token, "expected %s, found %r" % (expected, token.text))
+        return table[key]
+
+    def number(self, expected, low=0, high=0xFFFFFFFF):
+        token = self.word(expected)
+        try:
+            value = int(token.text, 16) if token.text[:2].lower() == "0x" else int(token.text, 10)
+        except ValueError:
+            raise self.error(token, "expected %s (a decimal or 0x hex number), found %r" % (expected, token.text)) from None
+        if not low <= value <= high:
+            raise self.error(token, "%s %d is out of range %d-%d" % (expected, value, low, high))
+        return value
+
+    def address(self, expected):
+        token = self.word(expected)
+        if not _is_address(token.text):
+            raise self.error(token, "expected %s (an IPv4 or IPv6 address), found %r (host names are not resolved: "
+                                    "give the address)" % (expected, token.text))
+        return token.text
+
+    def end(self):
+        token = self.peek()
+        if token is not None:
+            raise self.error(token, "expected ';', found %r" % token.text)
+
+    # -- statements ----------------------------------------------------------------------
+
+    def parse(self):
+        first = self.word("a command")
+        command = first.text.lower()
+        if command not in COMMANDS:
+            raise self.error(first, "expected a command (%s), found %r" % (", ".join(COMMANDS), first.text))
+        while self.peek() is not None and self.peek().text in ("-4", "-6", "-n"):
+            self.at += 1
+        options = getattr(self, "_" + command)()
+        self.end()
+        return Statement(command, first.line, options)
+
+    def _add(self):
+        sa = self._sa_id()
+        self._sa_extensions(sa)
+        return sa
+
+    _update = _add
+
+    def _get(self):
+        return self._sa_id()
+
+    def _delete(self):
+        return dict(self._sa_id(), state="absent")
+
+    def _deleteall(self):
+        return {"src": self.address("the source address"), "dst": self.address("the destination address"),
+                "proto": self.choice("a protocol (esp, ah, ipcomp)", SA_PROTOCOLS)}
+
+    def _flush(self):
+        return {"proto": self.choice("a protocol (esp, ah, ipcomp)", SA_PROTOCOLS)} if self.peek() else {}
+
+    _dump = _flush
+
+    def _spdflush(self):
+        return {}
+
+    _spddump = _spdflush
+
+    def _spdadd(self):
+        policy = self._selector()
+        self._policy_spec(policy)
+        return policy
+
+    _spdupdate = _spdadd
+
+    def _spddelete(self):
+        policy = self._selector()
+        policy["dir"] = self._direction()
+        policy["state"] = "absent"
+        return policy
+
+    # -- SAs ----------------------------------------------------------------------------
+
+    def _sa_id(self):
+        return {"src": self.address("the source address"), "dst": self.address("the destination address"),
+                "proto": self.choice("a protocol (esp, ah, ipcomp)", SA_PROTOCOLS),
+                "spi": self.number("the SPI", 0, 0xFFFFFFFF)}
+
+    def _sa_extensions(self, sa):
+        while self.peek() is not None:
+            token = self.word("an option (-m, -r, -u, -lh, -ls, -bh, -bs, -E, -A, -C)")
+            option = token.text
+            if option == "-m":
+                sa["mode"] = self.choice("a mode (transport, tunnel, any)", SA_MODES)
+            elif option == "-r":
+                sa["replay_window"] = self.number("the replay window size")
+            elif option == "-u":
+                sa["reqid"] = self.number("the reqid (-u)")
+            elif option in LIFETIMES:
+                sa.setdefault("lifetime", {})[LIFETIMES[option]] = self.number("a lifetime (%s)" % option)
+            elif option == "-f":
+                padding = self.word("a padding option")
+                raise self.error(token, "-f %s: Linux XFRM has no padding or sequence options (it pads as RFC 4303 "
+                                        "says); remove it" % padding.text)
+            elif option == "-E":
+                sa["enc"] = self._algorithm("enc", "an encryption algorithm", key_optional=True)
+            elif option == "-A":
+                sa["auth"] = self._algorithm("auth", "an authentication algorithm")
+            elif option == "-C":
+                sa["comp"] = self._algorithm("comp", "a compression algorithm")
+                if self.peek() is not None and self.peek().text == "-R":
+                    self.at += 1  # the CPI is the SPI given: what Linux does anyway
+            else:
+                raise self.error(token, "expected an SA option (-m, -r, -u, -lh, -ls, -bh, -bs, -E, -A, -C), found %r"
+                                 % option)
+
+    def _algorithm(self, kind, expected, key_optional=False):
+        name_token = self.word(expected)
+        name = name_token.text.lower()
+        if (kind, name) not in C.ALGORITHM_NAMES:
+            known = sorted({s for a in C.ALGORITHMS if a.kind == kind for s in a.aliases})
+            raise self.error(name_token, "expected %s (%s), found %r" % (expected, ", ".join(known), name_token.text))
+        if kind == "comp":
+            return {"algorithm": name}  # no key
+        token = self.peek()
+        if token is None or (not token.quoted and not token.text.lower().startswith("0x")):
+            if key_optional and name == "null":
+                return {"algorithm": name}
+            self.next("the key of %s (\"text\" or 0x hex)" % name)
+            raise self.error(token, "expected the key of %s (\"text\" or 0x hex), found %r" % (name, token.text))
+        self.at += 1
+        # a quoted key is ASCII whatever it looks like; hex keys stay hex
+        key = "0x" + token.text.encode("latin-1").hex() if token.quoted else token.text
+        return {"algorithm": name, "key": key}
+
+    # -- policies -----------------------------------------------------------------------
+
+    def _selector(self):
+        policy = {}
+        for end, port in (("src", "sport"), ("dst", "dport")):
+            token = self.word("the %s address range" % ("source" if end == "src" else "destination"))
+            address, _bracket, rest = token.text.partition("[")
+            policy[end] = self._range(token, address)
+            if _bracket:
+                if not rest.endswith("]"):
+                    raise self.error(token, "expected ']' after the port in %r" % token.text)
+                if rest[:-1].lower() != "any":
+                    policy[port] = self._port(token, rest[:-1])
+        token = self.word("an upper-layer protocol (any, tcp, udp, icmp, icmp6, gre, or a number)")
+        upper = UPPER.get(token.text.lower())
+        if upper is None:
+            if not token.text.isdigit() or int(token.text) > 255:
+                raise self.error(token, "expected an upper-layer protocol (any, tcp, udp, icmp, icmp6, gre, or a "
+                                        "number 0-255), found %r" % token.text)
+            upper = token.text
+        policy["proto"] = upper
+        nxt = self.peek()
+        if upper == "ipv6-icmp" and nxt is not None and not nxt.text.startswith("-"):
+            self.at += 1
+            icmp_type, comma, code = nxt.text.partition(",")
+            if not (icmp_type.isdigit() and comma and code.isdigit()):
+                raise self.error(nxt, "expected the ICMPv6 type,code (e.g. 135,0), found %r" % nxt.text)
+            policy["sport"], policy["dport"] = int(icmp_type), int(code)
+        if (policy.get("sport") or policy.get("dport")) and upper not in ("tcp", "udp", "sctp", "ipv6-icmp"):
+            raise self.error(token, "ports in [] need tcp, udp or sctp as the upper-layer protocol, found %r" % token.text)
+        if nxt is not None and nxt.text.startswith("-ctx"):
+            raise self.error(nxt, "security contexts (-ctx) are not supported")
+        return policy
+
+    def _range(self, token, text):
+        address, slash, prefix = text.partition("/")
+        if not _is_address(address):
+            raise self.error(token, "expected an IPv4 or IPv6 address, found %r (host names are not resolved: give "
+                                    "the address)" % address)
+        if slash and not (prefix.isdigit() and int(prefix) <= (128 if ":" in address else 32)):
+            raise self.error(token, "expected a prefix length after '/', found %r" % prefix)
+        return text
+
+    def _port(self, token, text):
+        if not text.isdigit() or int(text) > 0xFFFF:
+            raise self.error(token, "expected a port number or 'any' in [], found %r" % text)
+        return int(text)
+
+    def _direction(self):
+        token = self.word("-P and a direction")
+        if token.text != "-P":
+            raise self.error(token, "expected -P, found %r" % token.text)
+        token = self.word("a direction (in, out, fwd)")
+        direction = token.text.lower()
+        if direction not in DIRECTIONS:
+            hint = " (KAME's '-P ipsec' without a direction has no Linux meaning: write -P out or -P in)" \
+                if direction in ("ipsec", "none", "discard") else ""
+            raise self.error(token, "expected a direction (in, out, fwd), found %r%s" % (token.text, hint))
+        return direction
+
+    def _policy_spec(self, policy):
+        policy["dir"] = self._direction()
+        token = self.peek()
+        if token is not None and token.text.lower() in ("prio", "priority"):
+            self.at += 1
+            policy["priority"] = self._priority()
+        token = self.word("discard, none or ipsec")
+        action = token.text.lower()
+        if action == "discard":
+            policy["action"] = "block"
+        elif action == "none":
+            policy["action"] = "allow"
+        elif action == "ipsec":
+            policy["templates"] = [self._request() for _ in iter(self.peek, None)]
+            if not policy["templates"]:
+                raise self.error(token, "expected at least one protocol/mode/src-dst/level after ipsec")
+        else:
+            raise self.error(token, "expected discard, none or ipsec, found %r" % token.text)
+
+    def _priority(self):
+        token = self.word("a priority (low, def, high, optionally + or - an offset, or a number)")
+        base = PRIORITY_BASES.get(token.text.lower())
+        if base is None:
+            return self._priority_number(token)
+        offset_token = self.peek()
+        if offset_token is not None and offset_token.text in ("+", "-"):
+            self.at += 1
+            offset = self.number("the priority offset", 0, 0x3FFFFFFF)
+            return base + offset if offset_token.text == "+" else base - offset
+        if offset_token is not None and offset_token.text[:1] in ("+", "-") and offset_token.text[1:].isdigit():
+            self.at += 1
+            return base + int(offset_token.text)
+        return base
+
+    def _priority_number(self, token):
+        try:
+            value = int(token.text, 0)
+        except ValueError:
+            raise self.error(token, "expected a priority (low, def, high, optionally + or - an offset, or a number), "
+                                    "found %r" % token.text) from None
+        if not 0 <= value <= 0xFFFFFFFF:
+            raise self.error(token, "priority %d is out of range 0-4294967295" % value)
+        return value
+
+    def _request(self):
+        token = self.word("protocol/mode/src-dst/level")
+        parts = token.text.split("/")
+        if len(parts) != 4:
+            raise self.error(token, "expected protocol/mode/src-dst/level (e.g. esp/transport//require), found %r"
+                             % token.text)
+        proto, mode, ends, level = (p.lower() for p in parts)
+        if proto in NOT_ON_LINUX or proto not in SA_PROTOCOLS:
+            raise self.error(token, "expected esp, ah or ipcomp in %r" % token.text)
+        if mode not in ("transport", "tunnel"):
+            raise self.error(token, "expected transport or tunnel in %r" % token.text)
+        template = {"proto": SA_PROTOCOLS[proto], "mode": mode}
+        if ends:
+            src, dash, dst = _split_ends(ends)
+            if not (dash and _is_address(src) and _is_address(dst)):
+                raise self.error(token, "expected the tunnel's ends as address-address in %r" % token.text)
+            template["src"], template["dst"] = src, dst
+        elif mode == "tunnel":
+            raise self.error(token, "a tunnel request needs its ends (esp/tunnel/A-B/require), in %r" % token.text)
+        level_name, _sep, reqid = level.replace("#", ":").partition(":")
+        if level_name not in LEVELS:
+            raise self.error(token, "expected a level (default, use, require, unique[:id]) in %r" % token.text)
+        if level_name == "unique":
+            if not reqid.isdigit():
+                raise self.error(token, "unique needs its id here (unique:N, the SAs' -u N): setkey let the kernel "
+                                        "pick one, which a converted file cannot match, in %r" % token.text)
+            template["reqid"] = int(reqid)
+        template["level"] = LEVELS[level_name]
+        return template
+
+
+PRIORITY_BASES = {"low": 0xC0000000, "def": 0x80000000, "default": 0x80000000, "high": 0x40000000}
+LEVELS = {"default": "required", "require": "required", "unique": "required", "use": "use"}
+
+
+def _is_address(text):
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _split_ends(text):
+    """'a-b' of a tunnel's ends, IPv6 included ('fec0::1-fec0::2')."""
+    for i, char in enumerate(text):
+        if char == "-" and _is_address(text[:i]) and _is_address(text[i + 1:]):
+            return text[:i], "-", text[i + 1:]
+    return text, "", ""
