@@ -9,6 +9,7 @@ so that a module called through Ansible and the core called directly agree.
 from __future__ import annotations
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.setkey import FLUSH_SCOPES
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import DEFAULTS as D, MODES
 
 LIFETIME = {name: dict(type="int") for name in (
@@ -111,10 +112,12 @@ def apply_module_spec():
     spec = dict(sas=dict(type="list", elements="dict", options=SA, default=[]),
                 policies=dict(type="list", elements="dict", options=POLICY, default=[]),
                 exclusive=dict(type="bool", default=False),
-                compare_only=dict(type="list", elements="str", choices=["sas", "policies"], default=[]))
+                compare_only=dict(type="list", elements="str", choices=["sas", "policies"], default=[]),
+                setkey=dict(type="str", no_log=True),
+                setkey_flush=dict(type="str", choices=list(FLUSH_SCOPES), default="managed"))
     spec.update(NETNS)
     spec.update(OPT_INS)
-    return dict(argument_spec=spec, supports_check_mode=True)
+    return dict(argument_spec=spec, supports_check_mode=True, mutually_exclusive=[("setkey", "sas"), ("setkey", "policies")])
 
 
 def flush_module_spec():

@@ -15,6 +15,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply as xapply
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import plan as xplan
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import setkey
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import validate as xvalidate
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.plan import plan_diff, plan_report
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.render import entry_dict
@@ -63,23 +64,50 @@ def _validated(module, tables):
 
 def run_entries(module, table):
     """ipsec_sa / ipsec_policy: validate everything, read the kernel, plan, report, apply unless check mode."""
-    _run(module, [table], ())
+    _run(module, [table], (), _validated(module, [table]))
 
 
 def run_tables(module):
-    """ipsec_apply: SAs and policies in one request, all or nothing across both tables."""
-    _run(module, TABLES, [t for t in TABLES if t.option in module.params["compare_only"]])
+    """ipsec_apply: SAs and policies in one request, all or nothing across both tables; from lists or a setkey file."""
+    compare_only = [t for t in TABLES if t.option in module.params["compare_only"]]
+    if module.params.get("setkey") is None:
+        _run(module, TABLES, compare_only, _validated(module, TABLES))
+        return
+    try:
+        statements = setkey.parse(module.params["setkey"])
+    except setkey.SetkeyError as exc:
+        module.fail_json(msg="invalid setkey text, nothing was changed: %s" % exc, errors=[str(exc)])
+    _run(module, TABLES, compare_only, lambda haves: _setkey_state(module, statements, haves))
 
 
-def _run(module, tables, compare_only):
-    """Validate every table's request, read and plan each table, report, apply unless check mode. The tables in
-    compare_only are planned and reported under `pending`, never changed."""
-    requested = _validated(module, tables)
+def _setkey_state(module, statements, haves):
+    """{table: (want, absent)}: what the kernel holds after the file's statements, run on what it holds (haves)."""
+    flags = {name: module.params[name] for name in ("allow_weak_algorithms", "allow_static_counter_mode")}
+    warnings = set()
+    sas, policies, errors = setkey.desired_state(statements, haves[SA], haves[POLICY], *setkey.validators(flags, warnings),
+                                                 flush_scope=module.params["setkey_flush"])
+    if errors:
+        module.fail_json(msg="invalid input, nothing was changed: %s" % "; ".join(errors), errors=errors)
+    for warning in sorted(warnings):
+        module.warn(warning)
+    out = {}
+    for table, final in ((SA, sas), (POLICY, policies)):
+        out[table] = (list(final.values()), [entry.identity for entry in haves[table] if entry.identity not in final])
+    return out
+
+
+def _run(module, tables, compare_only, requested):
+    """Read and plan each table's request, report, apply unless check mode. requested: {table: (want, absent)}, or
+    a function of what the kernel holds ({table: entries}) that returns it. The tables in compare_only are planned
+    and reported under `pending`, never changed."""
     transport = open_transport(module)
     with transport:
+        haves = {table: read(module, transport, table) for table in tables}
+        if callable(requested):
+            requested = requested(haves)
         applied, pending = {}, []
         for table, (want, absent) in requested.items():
-            changes = table.plan(want, absent, read(module, transport, table), module.params["exclusive"])
+            changes = table.plan(want, absent, haves[table], module.params["exclusive"])
             if table in compare_only:
                 pending += changes
             else:

@@ -160,6 +160,26 @@ options:
         holds exactly the managed entries given. Entries of other tools are never removed.
     type: bool
     default: false
+  setkey:
+    description:
+      - "The text of a setkey file (what C(setkey -f) reads: C(add), C(update), C(delete), C(deleteall), C(flush),
+        C(spdadd), C(spdupdate), C(spddelete), C(spdflush); C(get) and the dumps change nothing), instead of
+        O(sas) and O(policies). Its statements are run in order on what the kernel holds, and the state they leave
+        is applied like a list: validated before anything changes (errors give the line, and the column for syntax),
+        all or nothing, check and diff mode, and a second run of the same file changes nothing (an C(add) of an SA
+        that exists with other keys replaces it where setkey would fail)."
+      - Holds keys, so it is never logged; read it with C(lookup('file', ...)) from a file kept in a vault.
+      - What Linux XFRM cannot do is refused with the reason, never guessed (TCP-MD5, C(esp-old), C(-f) padding
+        options, host names, C(-P) without a direction). See docs/setkey.md.
+    type: str
+  setkey_flush:
+    description:
+      - What C(flush;) and C(spdflush;) of O(setkey) remove. C(managed) (the default) removes this collection's
+        entries only (see the notes), so that entries of other tools survive; C(all) removes every SA and policy,
+        as setkey did.
+    type: str
+    choices: [managed, all]
+    default: managed
   compare_only:
     description:
       - Tables read and compared with the request but left as they are. What they would change is returned in
@@ -187,6 +207,12 @@ EXAMPLES = r"""
     policies:
       - {src: 10.1.1.1, dst: 10.2.2.2, dir: out, templates: [{proto: esp}]}
       - {src: 10.2.2.2, dst: 10.1.1.1, dir: in, templates: [{proto: esp}]}
+
+# LARTC's setkey file, as it is (its weak algorithms need the opt-in); keys stay in the vault-encrypted file.
+- name: Apply an old setkey file through netlink, all or nothing
+  xfrm.ipsec.ipsec_apply:
+    setkey: "{{ lookup('ansible.builtin.file', 'ipsec-tools.conf') }}"
+    allow_weak_algorithms: true
 
 # A barrier of your own: SAs on every host first, then the policies where they differ.
 - name: SAs in place; are the policies already as wanted?

@@ -5,12 +5,14 @@ import json
 
 import pytest
 
+from ansible.errors import AnsibleFilterError
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils import ipsec_common
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import XfrmError
+from ansible_collections.xfrm.ipsec.plugins.filter.setkey_entries import setkey_entries
 from ansible_collections.xfrm.ipsec.plugins.modules import ipsec_apply, ipsec_flush, ipsec_info, ipsec_policy, ipsec_sa
 
 from ansible_collections.xfrm.ipsec.tests.unit.fake_kernel import FakeKernel
@@ -189,3 +191,65 @@ def test_apply_validates_both_tables_before_touching_the_kernel(kernel):
     assert failed["failed"] and kernel.requests == [], failed["msg"]
     assert any(e.startswith("sas[0].enc.key") for e in failed["errors"])
     assert any(e.startswith("policies[0]") for e in failed["errors"]), failed["errors"]
+
+
+LARTC_216 = """flush;
+spdflush;
+add 10.0.0.11 10.0.0.216 ah 15700 -A hmac-md5 "1234567890123456";
+add 10.0.0.216 10.0.0.11 ah 24500 -A hmac-md5 "1234567890123456";
+add 10.0.0.11 10.0.0.216 esp 15701 -E 3des-cbc "123456789012123456789012";
+add 10.0.0.216 10.0.0.11 esp 24501 -E 3des-cbc "123456789012123456789012";
+spdadd 10.0.0.216 10.0.0.11 any -P out ipsec esp/transport//require ah/transport//require;
+spdadd 10.0.0.11 10.0.0.216 any -P in ipsec esp/transport//require ah/transport//require;
+"""
+
+
+def test_apply_a_setkey_file_check_mode_predicts_and_a_rerun_changes_nothing(kernel):
+    args = {"setkey": LARTC_216, "allow_weak_algorithms": True}
+    check = run(ipsec_apply, args, check=True)
+    assert check["changed"] and kernel.requests == [] and check["summary"]["add"] == 7
+    first = run(ipsec_apply, args)
+    assert first["actions"] == check["actions"] and len(kernel.sas) == 4 and len(kernel.policies) == 3, "in, out, fwd"
+    assert not run(ipsec_apply, args)["changed"], "the same file again: flush and add leave what is there"
+    assert "key" not in json.dumps(first["diff"]).replace("key_fingerprint", ""), "keys only as fingerprints"
+
+
+def test_apply_a_setkey_file_with_an_error_names_the_line_and_changes_nothing(kernel):
+    broken = LARTC_216.replace("-A hmac-md5 \"1234567890123456\";\nadd 10.0.0.216", "-A hmac-md5 \"123456\";\nadd 10.0.0.216")
+    failed = run(ipsec_apply, {"setkey": broken, "allow_weak_algorithms": True})
+    assert failed["failed"] and kernel.requests == [] and failed["errors"][0].startswith("line 3: auth.key: 6 bytes given")
+    unparsable = run(ipsec_apply, {"setkey": "flush;\nspdadd 10.0.0.1 10.0.0.2 any -P ipsec esp/transport//use;"})
+    assert unparsable["failed"] and "line 2, column 33" in unparsable["msg"] and kernel.requests == []
+
+
+def test_apply_a_setkey_flush_keeps_foreign_entries_unless_told(kernel):
+    foreign = dict(SAS[0], reqid=7)
+    run(ipsec_sa, {"sas": [foreign]})
+    run(ipsec_apply, {"setkey": "flush;\n" + "add 192.0.2.1 192.0.2.2 esp 0x2000 -E aes-cbc %s -A hmac-sha256 %s;" % (ENC, AUTH)})
+    assert sorted(sa.spi for sa in kernel.sas.values()) == [4096, 0x2000], "the hand-made SA (reqid 7) survives flush"
+    everything = run(ipsec_apply, {"setkey": "flush;", "setkey_flush": "all"})
+    assert everything["summary"]["delete"] == 2 and kernel.sas == {}
+
+
+def test_apply_setkey_and_lists_are_exclusive(kernel):
+    refused = run(ipsec_apply, {"setkey": "flush;", "sas": SAS})
+    assert refused["failed"] and "mutually exclusive" in refused["msg"] and kernel.requests == []
+
+
+def test_a_converted_setkey_file_puts_the_same_state_in_place_as_the_file_itself(kernel):
+    converted = setkey_entries(LARTC_216, allow_weak_algorithms=True)
+    assert [sa["auth"]["algorithm"] for sa in converted["sas"] if "auth" in sa] == ["hmac(md5)"] * 2
+    run(ipsec_apply, {"setkey": LARTC_216, "allow_weak_algorithms": True})
+    from_file = (dict(kernel.sas), dict(kernel.policies))
+    gone = run(ipsec_apply, {"exclusive": True})
+    assert gone["summary"]["delete"] == 7 and kernel.sas == {} and kernel.policies == {}
+    run(ipsec_apply, dict(converted, allow_weak_algorithms=True))
+    assert (kernel.sas, kernel.policies) == from_file
+    assert not run(ipsec_apply, {"setkey": LARTC_216, "allow_weak_algorithms": True})["changed"]
+
+
+def test_the_converter_refuses_what_it_cannot_convert_with_the_line():
+    with pytest.raises(AnsibleFilterError, match="line 1, column 23: .*TCP_MD5SIG"):
+        setkey_entries('add 10.0.0.1 10.0.0.2 tcp 4096 -A tcp-md5 "k";')
+    with pytest.raises(AnsibleFilterError, match="line 1: enc.algorithm: des-cbc .* is weak"):
+        setkey_entries('add 10.0.0.1 10.0.0.2 esp 4096 -E des-cbc "hogehoge";')

@@ -41,18 +41,19 @@ spdadd 10.1.1.0/24 10.2.2.0/24 any -P ipsec esp/tunnel/10.1.1.1-10.2.2.2/use;
 
 def test_lartc_file_parses_to_entries_the_modules_accept():
     statements = parse(LARTC)
-    assert [s.command for s in statements] == ["flush", "spdflush"] + ["add"] * 4 + ["spdadd"] * 2
-    assert [s.line for s in statements] == [2, 3, 6, 7, 10, 11, 13, 17]
+    assert [s.command for s in statements] == ["flush", "spdflush"] + ["add"] * 4 + ["spdadd"] * 3
+    assert [s.line for s in statements] == [2, 3, 6, 7, 10, 11, 13, 17, 17], "the in policy, and its fwd copy"
     sas = [s.options for s in statements if s.command == "add"]
     assert sas[0] == {"src": "10.0.0.11", "dst": "10.0.0.216", "proto": "ah", "spi": 15700,
                       "auth": {"algorithm": "hmac-md5", "key": "0x" + b"1234567890123456".hex()}}
     policies = [s.options for s in statements if s.command == "spdadd"]
-    assert policies[0] == {"src": "10.0.0.216", "dst": "10.0.0.11", "proto": "any", "dir": "out",
+    assert policies[0] == {"src": "10.0.0.216", "dst": "10.0.0.11", "proto": "any", "dir": "out", "priority": 0x80000000,
                            "templates": [{"proto": "esp", "mode": "transport", "level": "required"},
                                          {"proto": "ah", "mode": "transport", "level": "required"}]}
+    assert policies[2] == dict(policies[1], dir="fwd")
     present, _absent, warnings = validate_sas({"sas": sas, "allow_weak_algorithms": True})
     assert len(present) == 4 and len(warnings) == 4, "hmac-md5 and 3des are weak: accepted with the opt-in, warned"
-    assert [p.dir for p in validate_policies({"policies": policies})[0]] == [1, 0]
+    assert [p.dir for p in validate_policies({"policies": policies})[0]] == [1, 0, 2]
 
 
 def test_kame_host_to_host_uses_the_use_level():
@@ -84,7 +85,14 @@ def test_kame_tunnel_without_a_direction_is_refused_with_the_fix():
     ("add 10.0.0.1 10.0.0.2 esp 4096 -Q 1;", 1, 32, "expected an SA option"),
     ("ad 10.0.0.1 10.0.0.2 esp 4096;", 1, 1, "expected a command"),
     ("spdadd 10.0.0.1 10.0.0.2 any -P sideways none;", 1, 33, "expected a direction (in, out, fwd)"),
-    ("spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/transport/require;", 1, 43, "protocol/mode/src-dst/level"),
+    ("spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/transport/require;", 1, 43, "expected the tunnel's ends"),
+    ("spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp;", 1, 43, "protocol/mode/src-dst/level"),
+    ("spdadd 10.0.0.1 10.0.0.2 any -P OUT none;", 1, 33, "setkey is case-sensitive: write out"),
+    ("SPDADD 10.0.0.1 10.0.0.2 any -P out none;", 1, 1, "setkey is case-sensitive: write spdadd"),
+    ("add 10.0.0.1 10.0.0.2 esp 4096 \\\n -E aes-cbc 0x00;", 1, 32, "no backslash continuation"),
+    ("spdadd 10.0.0.1 10.0.0.2 any -P out prio default none;", 1, 42, "expected a priority"),
+    ("spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/transport//unique:20000;", 1, 43, "1-16383"),
+    ("spdadd 10.0.0.1 10.0.0.2 any -P out bypass;", 1, 37, "use none or ipsec"),
     ("spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/tunnel//require;", 1, 43, "a tunnel request needs its ends"),
     ("spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/transport//unique;", 1, 43, "unique needs its id"),
     ("spdadd 10.0.0.1/33 10.0.0.2 any -P out none;", 1, 8, "expected a prefix length"),
@@ -134,16 +142,17 @@ def test_policies_ports_icmp6_priorities_levels_and_ipv6_tunnel_ends():
         deleteall 192.0.2.1 192.0.2.2 esp;
         delete 192.0.2.1 192.0.2.2 ah 0x100;
     """)
-    tunnel, nd, block, gone = (s.options for s in statements[:4])
+    tunnel, nd, nd_fwd, block, gone = (s.options for s in statements[:5])
+    assert nd_fwd == dict(nd, dir="fwd")
     assert tunnel == {"src": "2001:db8:1::/48", "dst": "2001:db8:2::/48", "dport": 22, "proto": "tcp", "dir": "out",
-                      "priority": 0x80000000 + 100,
+                      "priority": 0x80000000 - 100,
                       "templates": [{"proto": "esp", "mode": "tunnel", "src": "2001:db8::1", "dst": "2001:db8::2",
                                      "reqid": 7, "level": "required"}]}
     assert nd == {"src": "::/0", "dst": "::/0", "proto": "ipv6-icmp", "sport": 135, "dport": 0, "dir": "in",
                   "priority": 0x40000000, "action": "allow"}
-    assert block["action"] == "block" and block["priority"] == 0xC0000000 - 1
+    assert block["action"] == "block" and block["priority"] == 0xC0000000 + 1, "low - 1: a higher value, a lower rank"
     assert gone == {"src": "10.0.0.0/8", "dst": "10.0.0.0/8", "proto": "any", "dir": "fwd", "state": "absent"}
-    assert [(s.command, s.options) for s in statements[4:]] == [
+    assert [(s.command, s.options) for s in statements[5:]] == [
         ("spdflush", {}), ("spddump", {}), ("flush", {"proto": "esp"}), ("dump", {}),
         ("deleteall", {"src": "192.0.2.1", "dst": "192.0.2.2", "proto": "esp"}),
         ("delete", {"src": "192.0.2.1", "dst": "192.0.2.2", "proto": "ah", "spi": 256, "state": "absent"})]
@@ -151,9 +160,11 @@ def test_policies_ports_icmp6_priorities_levels_and_ipv6_tunnel_ends():
     validate_policies(gone)
 
 
-def test_comments_continuations_and_case():
-    statements = parse('ADD 192.0.2.1 192.0.2.2 ESP 4096 \\\n  -E AES-CBC 0x' + "00" * 16 + '; # trailing comment\n'
-                       '# a whole line\nspdadd 192.0.2.1 192.0.2.2 any -P IN ipsec ESP/TRANSPORT//REQUIRE;')
-    assert [s.command for s in statements] == ["add", "spdadd"]
-    assert statements[0].options["enc"]["algorithm"] == "aes-cbc" and statements[0].options["proto"] == "esp"
-    assert statements[1].line == 4 and statements[1].options["dir"] == "in"
+def test_comments_statements_across_lines_and_plain_numbers():
+    statements = parse('add 192.0.2.1 192.0.2.2 esp 4096 # the SPI, then the key on the next line\n'
+                       '  -E aes-cbc 0x' + "00" * 16 + '; # trailing comment\n'
+                       '# a whole line\nspdadd 192.0.2.1 192.0.2.2 any -P in prio 5 ipsec esp/transport;')
+    assert [s.command for s in statements] == ["add", "spdadd", "spdadd"]
+    assert statements[0].options["enc"] == {"algorithm": "aes-cbc", "key": "0x" + "00" * 16}
+    assert statements[1].line == 4 and statements[1].options["priority"] == 0x80000000 - 5
+    assert statements[1].options["templates"] == [{"proto": "esp", "mode": "transport", "level": "required"}]

@@ -68,18 +68,20 @@ def policy_text(policy):
 # guesses: what Linux XFRM cannot do is an error naming the line and column.
 
 COMMANDS = ("add", "update", "get", "delete", "deleteall", "flush", "dump",
-            "spdadd", "spdupdate", "spddelete", "spdflush", "spddump")
+            "spdadd", "spdupdate", "spddelete", "spdflush", "spddump", "exit", "quit", "bye")
 SA_PROTOCOLS = {"esp": "esp", "ah": "ah", "ipcomp": "comp"}
 NOT_ON_LINUX = {
     "esp-old": "esp-old (RFC 1827) does not exist in Linux XFRM; use esp",
     "ah-old": "ah-old (RFC 1826) does not exist in Linux XFRM; use ah",
     "tcp": "TCP-MD5 signatures are a socket option on Linux (TCP_MD5SIG), not an SA",
+    "esp-udp": "esp-udp (NAT traversal) is set per SA here: ipsec_sa's encap option",
 }
 SA_MODES = {"transport": "transport", "tunnel": "tunnel", "any": "transport"}  # af_key.c: IPSEC_MODE_ANY -> transport
 LIFETIMES = {"-lh": "hard_add_expires_seconds", "-ls": "soft_add_expires_seconds",
              "-bh": "hard_byte_limit", "-bs": "soft_byte_limit"}
 UPPER = {"any": "any", "icmp": "icmp", "icmp6": "ipv6-icmp", "ipv6-icmp": "ipv6-icmp", "tcp": "tcp", "udp": "udp",
-         "gre": "gre", "sctp": "sctp", "ip4": "4", "ipv4": "4"}
+         "gre": "gre", "sctp": "sctp", "ip4": "4", "ipv4": "4"}  # setkey's fallbacks and getprotobyname's names
+TYPE_CODE = ("icmp", "ipv6-icmp")  # upper-layer protocols that take "type,code" (as sport, dport)
 DIRECTIONS = ("in", "out", "fwd")
 
 
@@ -107,15 +109,17 @@ class Statement(NamedTuple):
 
 
 def tokens(text):
-    """Words, quoted strings and ';' with their positions. '#' starts a comment to the end of the line
-    (outside quotes); a backslash before a newline joins the lines."""
+    """Words, quoted strings and ';' with their positions, as setkey's lexer (token.l) reads them: '#' starts a
+    comment to the end of the line (outside quotes); a statement goes on across lines until ';' (there is no
+    backslash continuation); a quoted string has no escapes."""
     out, i, line, column = [], 0, 1, 1
     n = len(text)
     while i < n:
         char = text[i]
-        if char == "\\" and text[i + 1:i + 2] == "\n":
-            i, line, column = i + 2, line + 1, 1
-        elif char == "\n":
+        if char == "\\":
+            raise SetkeyError(line, column, "setkey has no backslash continuation: a statement simply goes on across "
+                                            "lines until its ';'")
+        if char == "\n":
             i, line, column = i + 1, line + 1, 1
         elif char.isspace():
             i, column = i + 1, column + 1
@@ -128,7 +132,7 @@ def tokens(text):
         elif char == '"':
             end = text.find('"', i + 1)
             newline = text.find("\n", i + 1)
-            if end < 0 or (0 <= newline < end):
+            if end < 0 or (0 <= newline < end):  # setkey would read on into the next lines: almost always a typo
                 raise SetkeyError(line, column, "unterminated quoted string (a key in quotes ends with \" on the same line)")
             out.append(Token(text[i + 1:end], line, column, quoted=True))
             column += end + 1 - i
@@ -148,7 +152,7 @@ def parse(text):
     for token in tokens(text):
         if token.text == ";" and not token.quoted:
             if current:
-                statements.append(_Statement(current).parse())
+                statements += _with_fwd_copy(_Statement(current).parse())
             current = []
         else:
             current.append(token)
@@ -157,6 +161,21 @@ def parse(text):
         raise SetkeyError(last.line, last.column + len(last.text), "expected ';' to end the statement that starts at "
                           "line %d (%s)" % (current[0].line, current[0].text))
     return statements
+
+
+def _with_fwd_copy(statement):
+    """setkey on Linux sent every `in` policy twice, the second time as `fwd` (what forwarded tunnel traffic is
+    checked against), its first request's `unique` level as `require` with reqid 0 (parse.y, setkeymsg_spdaddr)."""
+    options = statement.options
+    if not (statement.command.startswith("spd") and options.get("dir") == "in"):
+        return [statement]
+    copy = dict(options, dir="fwd")
+    if options.get("templates"):
+        first = dict(options["templates"][0])
+        if "reqid" in first:
+            first["reqid"] = 0
+        copy["templates"] = [first] + options["templates"][1:]
+    return [statement, statement._replace(options=copy)]
 
 
 class _Statement:
@@ -192,12 +211,17 @@ class _Statement:
 
     def choice(self, expected, table):
         token = self.word(expected)
-        key = token.text.lower()
-        if key in NOT_ON_LINUX:
-            raise self.error(token, NOT_ON_LINUX[key])
-        if key not in table:
-            raise self.error(token, "expected %s, found %r" % (expected, token.text))
-        return table[key]
+        return table[self.exact(token, expected, table)]
+
+    def exact(self, token, expected, valid, text=None):
+        """text (the token's by default), if setkey accepts it as one of valid: its lexer is case-sensitive."""
+        text = token.text if text is None else text
+        if text in NOT_ON_LINUX:
+            raise self.error(token, NOT_ON_LINUX[text])
+        if text not in valid:
+            hint = " (setkey is case-sensitive: write %s)" % text.lower() if text.lower() in valid else ""
+            raise self.error(token, "expected %s, found %r%s" % (expected, token.text, hint))
+        return text
 
     def number(self, expected, low=0, high=0xFFFFFFFF):
         token = self.word(expected)
@@ -225,10 +249,8 @@ class _Statement:
 
     def parse(self):
         first = self.word("a command")
-        command = first.text.lower()
-        if command not in COMMANDS:
-            raise self.error(first, "expected a command (%s), found %r" % (", ".join(COMMANDS), first.text))
-        while self.peek() is not None and self.peek().text in ("-4", "-6", "-n"):
+        command = self.exact(first, "a command (%s)" % ", ".join(COMMANDS[:12]), COMMANDS)
+        while self.peek() is not None and self.peek().text in ("-4", "-6", "-n", "-46", "-64", "-4n", "-6n", "-n4", "-n6"):
             self.at += 1
         options = getattr(self, "_" + command)()
         self.end()
@@ -259,7 +281,7 @@ class _Statement:
     def _spdflush(self):
         return {}
 
-    _spddump = _spdflush
+    _spddump = _exit = _quit = _bye = _spdflush
 
     def _spdadd(self):
         policy = self._selector()
@@ -287,8 +309,8 @@ class _Statement:
             option = token.text
             if option == "-m":
                 sa["mode"] = self.choice("a mode (transport, tunnel, any)", SA_MODES)
-            elif option == "-r":
-                sa["replay_window"] = self.number("the replay window size")
+            elif option == "-r":  # an 8-bit field of PF_KEY's sadb_sa, which Linux capped at 32 (af_key.c)
+                sa["replay_window"] = min(self.number("the replay window size", 0, 255), 32)
             elif option == "-u":
                 sa["reqid"] = self.number("the reqid (-u)")
             elif option in LIFETIMES:
@@ -298,7 +320,7 @@ class _Statement:
                 raise self.error(token, "-f %s: Linux XFRM has no padding or sequence options (it pads as RFC 4303 "
                                         "says); remove it" % padding.text)
             elif option == "-E":
-                sa["enc"] = self._algorithm("enc", "an encryption algorithm", key_optional=True)
+                sa["enc"] = self._algorithm("enc", "an encryption algorithm")
             elif option == "-A":
                 sa["auth"] = self._algorithm("auth", "an authentication algorithm")
             elif option == "-C":
@@ -309,18 +331,14 @@ class _Statement:
                 raise self.error(token, "expected an SA option (-m, -r, -u, -lh, -ls, -bh, -bs, -E, -A, -C), found %r"
                                  % option)
 
-    def _algorithm(self, kind, expected, key_optional=False):
+    def _algorithm(self, kind, expected):
         name_token = self.word(expected)
-        name = name_token.text.lower()
-        if (kind, name) not in C.ALGORITHM_NAMES:
-            known = sorted({s for a in C.ALGORITHMS if a.kind == kind for s in a.aliases})
-            raise self.error(name_token, "expected %s (%s), found %r" % (expected, ", ".join(known), name_token.text))
-        if kind == "comp":
-            return {"algorithm": name}  # no key
+        known = sorted({s for a in C.ALGORITHMS if a.kind == kind for s in a.aliases})
+        name = self.exact(name_token, "%s (%s)" % (expected, ", ".join(known)), known)
+        if kind == "comp" or name == "null":
+            return {"algorithm": name}  # setkey takes no key after these
         token = self.peek()
         if token is None or (not token.quoted and not token.text.lower().startswith("0x")):
-            if key_optional and name == "null":
-                return {"algorithm": name}
             self.next("the key of %s (\"text\" or 0x hex)" % name)
             raise self.error(token, "expected the key of %s (\"text\" or 0x hex), found %r" % (name, token.text))
         self.at += 1
@@ -342,7 +360,10 @@ class _Statement:
                 if rest[:-1].lower() != "any":
                     policy[port] = self._port(token, rest[:-1])
         token = self.word("an upper-layer protocol (any, tcp, udp, icmp, icmp6, gre, or a number)")
-        upper = UPPER.get(token.text.lower())
+        upper = UPPER.get(token.text)
+        if upper is None and token.text.lower() in UPPER:
+            raise self.error(token, "expected an upper-layer protocol, found %r (setkey is case-sensitive: write %s)"
+                             % (token.text, token.text.lower()))
         if upper is None:
             if not token.text.isdigit() or int(token.text) > 255:
                 raise self.error(token, "expected an upper-layer protocol (any, tcp, udp, icmp, icmp6, gre, or a "
@@ -350,13 +371,16 @@ class _Statement:
             upper = token.text
         policy["proto"] = upper
         nxt = self.peek()
-        if upper == "ipv6-icmp" and nxt is not None and not nxt.text.startswith("-"):
+        if upper in TYPE_CODE and nxt is not None and not nxt.text.startswith("-"):
             self.at += 1
             icmp_type, comma, code = nxt.text.partition(",")
             if not (icmp_type.isdigit() and comma and code.isdigit()):
-                raise self.error(nxt, "expected the ICMPv6 type,code (e.g. 135,0), found %r" % nxt.text)
+                raise self.error(nxt, "expected the ICMP type,code (e.g. 135,0; setkey needs the code too), found %r"
+                                 % nxt.text)
             policy["sport"], policy["dport"] = int(icmp_type), int(code)
-        if (policy.get("sport") or policy.get("dport")) and upper not in ("tcp", "udp", "sctp", "ipv6-icmp"):
+        if nxt is not None and nxt.text == "tagged":
+            raise self.error(nxt, "tagged policies (a PF tag) have no Linux meaning")
+        if (policy.get("sport") or policy.get("dport")) and upper not in ("tcp", "udp", "sctp") + TYPE_CODE:
             raise self.error(token, "ports in [] need tcp, udp or sctp as the upper-layer protocol, found %r" % token.text)
         if nxt is not None and nxt.text.startswith("-ctx"):
             raise self.error(nxt, "security contexts (-ctx) are not supported")
@@ -373,7 +397,8 @@ class _Statement:
 
     def _port(self, token, text):
         if not text.isdigit() or int(text) > 0xFFFF:
-            raise self.error(token, "expected a port number or 'any' in [], found %r" % text)
+            raise self.error(token, "expected a port number or 'any' in [], found %r (service names are not resolved)"
+                             % text)
         return int(text)
 
     def _direction(self):
@@ -381,89 +406,94 @@ class _Statement:
         if token.text != "-P":
             raise self.error(token, "expected -P, found %r" % token.text)
         token = self.word("a direction (in, out, fwd)")
-        direction = token.text.lower()
-        if direction not in DIRECTIONS:
-            hint = " (KAME's '-P ipsec' without a direction has no Linux meaning: write -P out or -P in)" \
-                if direction in ("ipsec", "none", "discard") else ""
-            raise self.error(token, "expected a direction (in, out, fwd), found %r%s" % (token.text, hint))
-        return direction
+        if token.text in ("ipsec", "none", "discard"):
+            raise self.error(token, "expected a direction (in, out, fwd), found %r (setkey needs the direction; "
+                                    "KAME's old '-P ipsec' had none: write -P out or -P in)" % token.text)
+        return self.exact(token, "a direction (in, out, fwd)", DIRECTIONS)
 
     def _policy_spec(self, policy):
         policy["dir"] = self._direction()
         token = self.peek()
-        if token is not None and token.text.lower() in ("prio", "priority"):
+        if token is not None and token.text in ("prio", "priority"):
             self.at += 1
             policy["priority"] = self._priority()
+        else:
+            policy["priority"] = PRIORITY_BASES["def"]  # what setkey sent without one (HAVE_PFKEY_POLICY_PRIORITY)
         token = self.word("discard, none or ipsec")
-        action = token.text.lower()
+        if token.text in ("entrust", "bypass"):
+            raise self.error(token, "%s is KAME's; Linux's PF_KEY refused it: use none or ipsec" % token.text)
+        action = self.exact(token, "discard, none or ipsec", ("discard", "none", "ipsec"))
         if action == "discard":
             policy["action"] = "block"
         elif action == "none":
             policy["action"] = "allow"
         elif action == "ipsec":
-            policy["templates"] = [self._request() for _ in iter(self.peek, None)]
+            policy["templates"] = []
+            while self.peek() is not None:
+                policy["templates"].append(self._request())
             if not policy["templates"]:
                 raise self.error(token, "expected at least one protocol/mode/src-dst/level after ipsec")
         else:
             raise self.error(token, "expected discard, none or ipsec, found %r" % token.text)
 
     def _priority(self):
-        token = self.word("a priority (low, def, high, optionally + or - an offset, or a number)")
-        base = PRIORITY_BASES.get(token.text.lower())
-        if base is None:
-            return self._priority_number(token)
-        offset_token = self.peek()
-        if offset_token is not None and offset_token.text in ("+", "-"):
+        """setkey's arithmetic (libipsec policy_parse.y): lower values win, so `+` moves a policy up (a lower value)
+        and a plain number N is def - N."""
+        token = self.word("a priority (low, def or high, optionally + or - an offset, or a number)")
+        if token.text in PRIORITY_BASES:
+            base, sign = PRIORITY_BASES[token.text], self.peek()
+            if sign is None or sign.text not in ("+", "-"):
+                return base
             self.at += 1
-            offset = self.number("the priority offset", 0, 0x3FFFFFFF)
-            return base + offset if offset_token.text == "+" else base - offset
-        if offset_token is not None and offset_token.text[:1] in ("+", "-") and offset_token.text[1:].isdigit():
-            self.at += 1
-            return base + int(offset_token.text)
-        return base
-
-    def _priority_number(self, token):
-        try:
-            value = int(token.text, 0)
-        except ValueError:
-            raise self.error(token, "expected a priority (low, def, high, optionally + or - an offset, or a number), "
-                                    "found %r" % token.text) from None
-        if not 0 <= value <= 0xFFFFFFFF:
-            raise self.error(token, "priority %d is out of range 0-4294967295" % value)
-        return value
+            if sign.text == "+":
+                return base - self.number("the priority offset", 0, 0x40000000)
+            return base + self.number("the priority offset", 0, 0x3FFFFFFF)
+        text = token.text
+        if text.lstrip("-").isdigit():
+            offset = int(text)
+            if -0x7FFFFFFF <= offset <= 0x7FFFFFFF:
+                return PRIORITY_BASES["def"] - offset
+        raise self.error(token, "expected a priority (low, def or high, optionally + or - an offset, or a number), "
+                                "found %r" % text)
 
     def _request(self):
+        """proto/mode/src-dst/level, or the shorter forms setkey takes: proto/mode, proto/mode/src-dst[/], proto/mode//level."""
         token = self.word("protocol/mode/src-dst/level")
         parts = token.text.split("/")
-        if len(parts) != 4:
+        if len(parts) == 4 and parts[3] == "" and len(token.text.split("/")) == 4 and token.text.endswith("/"):
+            parts = parts[:3]
+        if not 2 <= len(parts) <= 4:
             raise self.error(token, "expected protocol/mode/src-dst/level (e.g. esp/transport//require), found %r"
                              % token.text)
-        proto, mode, ends, level = (p.lower() for p in parts)
-        if proto in NOT_ON_LINUX or proto not in SA_PROTOCOLS:
-            raise self.error(token, "expected esp, ah or ipcomp in %r" % token.text)
-        if mode not in ("transport", "tunnel"):
-            raise self.error(token, "expected transport or tunnel in %r" % token.text)
-        template = {"proto": SA_PROTOCOLS[proto], "mode": mode}
+        proto, mode, ends, level = (parts + ["", ""])[:4]
+        what = "in %r" % token.text
+        template = {"proto": SA_PROTOCOLS[self.exact(token, "esp, ah or ipcomp " + what, SA_PROTOCOLS, proto)],
+                    "mode": self.exact(token, "transport or tunnel " + what, ("transport", "tunnel"), mode)}
         if ends:
+            if "[" in ends:
+                raise self.error(token, "ports on a tunnel's ends (NAT traversal) are set per SA here: ipsec_sa's encap, "
+                                        + what)
+            if ends in ("me-any", "any-me"):
+                raise self.error(token, "%s is not supported: give both ends, %s" % (ends, what))
             src, dash, dst = _split_ends(ends)
             if not (dash and _is_address(src) and _is_address(dst)):
-                raise self.error(token, "expected the tunnel's ends as address-address in %r" % token.text)
+                raise self.error(token, "expected the tunnel's ends as address-address " + what)
             template["src"], template["dst"] = src, dst
-        elif mode == "tunnel":
-            raise self.error(token, "a tunnel request needs its ends (esp/tunnel/A-B/require), in %r" % token.text)
-        level_name, _sep, reqid = level.replace("#", ":").partition(":")
-        if level_name not in LEVELS:
-            raise self.error(token, "expected a level (default, use, require, unique[:id]) in %r" % token.text)
+        elif template["mode"] == "tunnel":
+            raise self.error(token, "a tunnel request needs its ends (esp/tunnel/A-B/require), " + what)
+        level_name, colon, reqid = (level or "default").partition(":")
+        level_name = self.exact(token, "a level (default, use, require, unique, unique:N) " + what, LEVELS, level_name)
         if level_name == "unique":
-            if not reqid.isdigit():
-                raise self.error(token, "unique needs its id here (unique:N, the SAs' -u N): setkey let the kernel "
-                                        "pick one, which a converted file cannot match, in %r" % token.text)
+            if not (colon and reqid.isdigit() and 0 < int(reqid) <= 0x3FFF):
+                raise self.error(token, "unique needs its id here, 1-16383 (unique:N, the SAs' -u N): without one "
+                                        "(or above 16383) Linux picked a reqid itself, which a converted file cannot "
+                                        "match, " + what)
             template["reqid"] = int(reqid)
         template["level"] = LEVELS[level_name]
         return template
 
 
-PRIORITY_BASES = {"low": 0xC0000000, "def": 0x80000000, "default": 0x80000000, "high": 0x40000000}
+PRIORITY_BASES = {"low": 0xC0000000, "def": 0x80000000, "high": 0x40000000}  # libpfkey.h PRIORITY_LOW/DEFAULT/HIGH
 LEVELS = {"default": "required", "require": "required", "unique": "required", "use": "use"}
 
 
@@ -481,3 +511,100 @@ def _split_ends(text):
         if char == "-" and _is_address(text[:i]) and _is_address(text[i + 1:]):
             return text[:i], "-", text[i + 1:]
     return text, "", ""
+
+
+# -- a file's statements as the state they leave ------------------------------------------
+
+FLUSH_SCOPES = ("managed", "all")
+
+
+def desired_state(statements, have_sas, have_policies, validate_sa, validate_policy, flush_scope="managed"):
+    """What the kernel holds after the statements, run in order on what it holds now, declaratively: an
+    `add` of an SA that exists with other keys replaces it (setkey would fail), a `delete` of one that is
+    gone changes nothing, so that running the same file again changes nothing.
+
+    validate_sa / validate_policy: an entry's options -> model value or identity (raising ValidationError);
+    flush_scope: `flush;` and `spdflush;` remove the collection's managed entries only (the default), or
+    every entry as setkey did (`all`). Returns ({SA identity: SA}, {policy identity: Policy}, errors), errors
+    naming the line of each statement that did not validate.
+    """
+    from .validate import ValidationError  # pylint: disable=import-outside-toplevel
+
+    sas = {sa.identity: sa for sa in have_sas if sa.proto in _SA_PROTO_NUMBERS}
+    policies = {p.identity: p for p in have_policies}
+    errors = []
+
+    def flushable(entry):
+        return entry.managed or flush_scope == "all"
+
+    for statement in statements:
+        command, options = statement.command, statement.options
+        try:
+            if command in ("add", "update"):
+                sa = validate_sa(options)
+                sas[sa.identity] = sa
+            elif command == "delete":
+                sas.pop(validate_sa(options), None)
+            elif command == "deleteall":
+                src, dst = ipaddress.ip_address(options["src"]), ipaddress.ip_address(options["dst"])
+                proto = C.XFRM_PROTOS[options["proto"]]
+                for identity, sa in list(sas.items()):
+                    if sa.proto == proto and ipaddress.ip_address(str(sa.src)) == src \
+                            and ipaddress.ip_address(str(sa.dst)) == dst:
+                        del sas[identity]
+            elif command == "flush":
+                proto = C.XFRM_PROTOS.get(options.get("proto"), 0)
+                for identity, sa in list(sas.items()):
+                    if proto in (0, sa.proto) and flushable(sa):
+                        del sas[identity]
+            elif command in ("spdadd", "spdupdate"):
+                policy = validate_policy(options)
+                policies[policy.identity] = policy
+            elif command == "spddelete":
+                policies.pop(validate_policy(options), None)
+            elif command == "spdflush":
+                for identity, policy in list(policies.items()):
+                    if flushable(policy):
+                        del policies[identity]
+        except ValidationError as exc:
+            errors += ["line %d: %s" % (statement.line, error) for error in exc.errors]
+    return sas, policies, errors
+
+
+_SA_PROTO_NUMBERS = frozenset(C.XFRM_PROTOS.values())
+
+
+def validators(flags, warnings):
+    """(validate_sa, validate_policy) for desired_state: one entry's options -> its value (or identity, for a
+    delete), with the modules' opt-in flags ({allow_weak_algorithms: ..., allow_static_counter_mode: ...});
+    warnings (a set) collects what validation warned of."""
+    from .validate import validate_policies, validate_sas  # pylint: disable=import-outside-toplevel
+
+    def one(validate):
+        def validated(options):
+            present, absent, found = validate(dict(options, **flags))
+            warnings.update(found)
+            return (present or absent)[0]
+        return validated
+    return one(validate_sas), one(validate_policies)
+
+
+def entries(text, allow_weak_algorithms=False, allow_static_counter_mode=False):
+    """{"sas": [...], "policies": [...]}: what a setkey file leaves on a host that held nothing, as module options
+    (keys as 0x hex): for migrating a setkey script to YAML. Raises SetkeyError or ValidationError."""
+    from .render import policy_dict, sa_dict  # pylint: disable=import-outside-toplevel
+    from .validate import ValidationError  # pylint: disable=import-outside-toplevel
+
+    flags = {"allow_weak_algorithms": allow_weak_algorithms, "allow_static_counter_mode": allow_static_counter_mode}
+    sas, policies, errors = desired_state(parse(text), [], [], *validators(flags, set()))
+    if errors:
+        raise ValidationError(errors)
+    return {"sas": [_options(sa_dict(sa, show_keys=True)) for sa in sas.values()],
+            "policies": [_options(policy_dict(policy)) for policy in policies.values()]}
+
+
+def _options(entry):
+    """A dumped entry's dict as module options: without what the kernel reports beside them."""
+    for reported in ("managed", "index", "counters"):
+        entry.pop(reported, None)
+    return entry
