@@ -137,3 +137,11 @@ def info_module_spec():
                                    format=dict(type="str", choices=["data", "setkey"], default="data"),
                                    **NETNS),
                 supports_check_mode=True)
+
+
+def lint_module_spec():
+    return dict(argument_spec=dict(setkey=dict(type="str", no_log=True),
+                                   management=dict(type="list", elements="str", default=[]),
+                                   fail_on=dict(type="str", choices=["error", "warning", "never"], default="error"),
+                                   **NETNS),
+                supports_check_mode=True)

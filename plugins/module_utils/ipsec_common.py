@@ -14,6 +14,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply as xapply
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import lint as xlint
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import plan as xplan
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import setkey
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import validate as xvalidate
@@ -182,4 +183,29 @@ def info(module):
     if params["format"] == "setkey":
         result["setkey"] = "\n".join([SA.setkey(sa, params["show_keys"]) for sa in sas]
                                      + [POLICY.setkey(p) for p in policies]) + "\n"
+    module.exit_json(**result)
+
+
+def run_lint(module):
+    """ipsec_lint: findings of this host's state, or of a setkey file's; fails at fail_on."""
+    params = module.params
+    try:
+        if params["setkey"] is not None:
+            findings = xlint.lint_setkey({"": params["setkey"]}, params["management"])
+        else:
+            transport = open_transport(module)
+            with transport:
+                state = xlint.State("", tuple(read(module, transport, SA)), tuple(read(module, transport, POLICY)))
+            findings = xlint.lint([state], params["management"])
+    except (setkey.SetkeyError, xvalidate.ValidationError, ValueError) as exc:
+        module.fail_json(msg="cannot lint: %s" % exc)
+    order = {xlint.ERROR: 0, xlint.WARNING: 1}
+    findings = sorted(findings, key=lambda f: order[f.severity])
+    result = dict(changed=False, findings=[{k: v for k, v in f._asdict().items() if k != "host"} for f in findings],
+                  summary={severity: sum(1 for f in findings if f.severity == severity) for severity in order})
+    failing = {"error": (xlint.ERROR,), "warning": (xlint.ERROR, xlint.WARNING), "never": ()}[params["fail_on"]]
+    if any(f.severity in failing for f in findings):
+        module.fail_json(msg="%d finding(s) at or above %s: %s" % (sum(1 for f in findings if f.severity in failing),
+                                                                   params["fail_on"], "; ".join(map(str, findings))),
+                         **result)
     module.exit_json(**result)

@@ -97,7 +97,7 @@ def test_lartc_files_as_printed_check_mode_then_esp_inside_ah_on_the_wire_then_n
 
 
 @pytest.mark.lab("pair")
-def test_kame_host_files_as_printed_carry_esp_both_ways(lab):
+def test_kame_host_files_as_printed_carry_esp_both_ways_and_lint_as_a_reviewer_would(lab):
     reset(lab, "h1", "h2")
     a, b = lab.hosts["h1"]["lab_addr"], lab.hosts["h2"]["lab_addr"]
     for node, text in (("h1", KAME_A), ("h2", KAME_B)):
@@ -107,6 +107,10 @@ def test_kame_host_files_as_printed_carry_esp_both_ways(lab):
     assert cap.count(r"%s > %s: ESP\(spi=0x0000270e" % (a, b)) >= 5, cap.lines
     assert cap.count(r"%s > %s: ESP\(spi=0x0000270f" % (b, a)) >= 5, cap.lines
     assert cap.count("ICMP echo") == 0
+    lint = run_module("ipsec_lint", {}, hosts="h1", inventory=lab.inventory).only
+    assert lint["failed"] and sorted(f["id"] for f in lint["findings"]) == [
+        "out-without-in", "use-level", "weak-algorithm", "weak-algorithm"], lint["findings"]
+    assert "hogehoge" not in str(lint) and "686f6765" not in str(lint)
     reset(lab, "h1", "h2")
 
 

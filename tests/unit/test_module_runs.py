@@ -13,7 +13,7 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils import ipsec_common
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import XfrmError
 from ansible_collections.xfrm.ipsec.plugins.filter.setkey_entries import setkey_entries
-from ansible_collections.xfrm.ipsec.plugins.modules import ipsec_apply, ipsec_flush, ipsec_info, ipsec_policy, ipsec_sa
+from ansible_collections.xfrm.ipsec.plugins.modules import ipsec_apply, ipsec_flush, ipsec_info, ipsec_lint, ipsec_policy, ipsec_sa
 
 from ansible_collections.xfrm.ipsec.tests.unit.fake_kernel import FakeKernel
 
@@ -253,3 +253,23 @@ def test_the_converter_refuses_what_it_cannot_convert_with_the_line():
         setkey_entries('add 10.0.0.1 10.0.0.2 tcp 4096 -A tcp-md5 "k";')
     with pytest.raises(AnsibleFilterError, match="line 1: enc.algorithm: des-cbc .* is weak"):
         setkey_entries('add 10.0.0.1 10.0.0.2 esp 4096 -E des-cbc "hogehoge";')
+
+
+def test_lint_reads_the_kernel_and_fails_on_errors_unless_told(kernel):
+    run(ipsec_sa, {"sas": SAS})
+    run(ipsec_policy, {"policies": POLICIES[:1]})  # out without its in policy
+    failed = run(ipsec_lint, {})
+    assert failed["failed"] and not failed["changed"] and failed["summary"] == {"error": 1, "warning": 0}
+    assert failed["findings"][0]["id"] == "out-without-in" and "out-without-in" in failed["msg"]
+    assert not run(ipsec_lint, {"fail_on": "never"})["failed"]
+    run(ipsec_policy, {"policies": POLICIES})
+    assert run(ipsec_lint, {})["findings"] == []
+    assert kernel.requests[-1][0] == C.XFRM_MSG_NEWPOLICY, "lint sent nothing to the kernel"
+
+
+def test_lint_a_setkey_file_without_touching_the_kernel(kernel):
+    weak = run(ipsec_lint, {"setkey": LARTC_216, "fail_on": "warning"})
+    assert weak["failed"] and weak["summary"]["error"] == 4 and kernel.requests == []
+    assert "1234567890123456" not in json.dumps(weak), "keys never in findings"
+    bad = run(ipsec_lint, {"setkey": "spdflush"})
+    assert bad["failed"] and "line 1, column 9" in bad["msg"]
