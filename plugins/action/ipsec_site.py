@@ -16,9 +16,9 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import keys, site
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import keys, lint, site
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
-from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import ValidationError, validate_policies
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import ValidationError, validate_policies, validate_sas
 
 STAGES = ("scan", "sas", "policies", "plan")
 READY_FACT = "__ipsec_site_sas_ready"
@@ -157,6 +157,20 @@ def controller_address(host):
         return None
 
 
+def _left_out(policies):
+    """Warnings for the IPsec policies the management path's bypass replaced."""
+    if not policies:
+        return {}
+    return {"warnings": ["%s -> %s dir %s is the management path: left in clear (its bypass policy wins over IPsec; "
+                         "manage the host from another address to protect it)" % (p["src"], p["dst"], p["dir"])
+                         for p in policies]}
+
+
+def _add_warnings(result, warnings):
+    if warnings:
+        result["warnings"] = list(result.get("warnings") or []) + [w for w in warnings if w not in (result.get("warnings") or [])]
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("stage", "master_secret", "generation", "spi_collisions", "management", "phase", "netns"))
@@ -189,17 +203,21 @@ class ActionModule(ActionBase):
         except site.SiteError as exc:
             raise AnsibleActionFail(str(exc)) from None
         summary = {"pairs": sorted(p.name for p in pairs), "deferred": plan["deferred"]}
-        if stage == "plan":
-            return dict(changed=False, sas=len(plan["sas"]), policies=len(plan["policies"]), **summary)
         netns = {"netns": args["netns"]} if args.get("netns") else {}
         management = args.get("management")
         if management is None:
             management = self._management(task_vars)
         summary["management"] = list(management)
+        left_out = []  # IPsec policies the management path's bypass replaced (warned of)
+        if stage == "plan":
+            policies, left_out = site.with_bypasses(plan["policies"], management)
+            findings = self._lint(host, plan["sas"], policies, management)
+            summary.update(_left_out(left_out))
+            return dict(changed=False, sas=len(plan["sas"]), policies=len(plan["policies"]), findings=findings, **summary)
         if stage == "sas":
             # the SAs, and the policies compared only: where they are all in place already (a re-run), the
             # policies stage has nothing to do and skips its module run
-            policies = site.bypass_entries(plan["policies"], management) + plan["policies"]
+            policies, left_out = site.with_bypasses(plan["policies"], management)
             result = self._execute_module(module_name="xfrm.ipsec.ipsec_apply", task_vars=task_vars,
                                           module_args=dict(sas=plan["sas"], policies=policies, exclusive=True,
                                                            compare_only=["policies"], **netns))
@@ -212,10 +230,11 @@ class ActionModule(ActionBase):
             policies = plan["policies"]
             if plan["deferred"]:
                 policies += self._kept(plan["deferred_policies"], netns, task_vars)
-            policies = site.bypass_entries(policies, management) + policies
+            policies, left_out = site.with_bypasses(policies, management)
             result = self._execute_module(module_name="xfrm.ipsec.ipsec_policy", task_vars=task_vars,
                                           module_args=dict(policies=policies, exclusive=True, **netns))
         result.update(summary)
+        _add_warnings(result, _left_out(left_out).get("warnings", []))
         return result
 
     def _scan(self, deriver, inventory, generation):
@@ -249,6 +268,15 @@ class ActionModule(ActionBase):
         except ValidationError as exc:
             raise AnsibleActionFail("deferred policies: %s" % exc) from None
         return [entry for entry, policy in zip(existing, present) if policy.identity in wanted]
+
+    @staticmethod
+    def _lint(host, sas, policies, management):
+        """The lint's findings of this host's planned state (as ipsec_lint reports them)."""
+        try:
+            state = lint.State(host, tuple(validate_sas({"sas": sas})[0]), tuple(validate_policies({"policies": policies})[0]))
+        except ValidationError as exc:
+            raise AnsibleActionFail("the plan does not validate (a bug): %s" % exc) from None
+        return [{k: v for k, v in f._asdict().items() if k != "host"} for f in lint.lint([state], management)]
 
     def _management(self, task_vars):
         if task_vars.get("ansible_connection") == "local":

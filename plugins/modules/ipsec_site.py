@@ -28,8 +28,8 @@ description:
     puts its policies in place for the pairs whose peer is ready (its C(sas) stage succeeded in this run, or
     O(phase=policies)), keeps the policies the kernel already has toward the other peers as they are, and adds bypass
     policies for the management path and IPv6 neighbour discovery, or, when the C(sas) stage of this run found every
-    planned policy in place (a re-run), has nothing to do and runs no module; C(plan) reports the plan and changes
-    nothing."
+    planned policy in place (a re-run), has nothing to do and runs no module; C(plan) reports the plan and what
+    the lint finds in it, and changes nothing."
 author:
   - xfrm.ipsec contributors (@xfrm-ipsec)
 options:
@@ -117,6 +117,12 @@ deferred:
   returned: stage sas, policies, plan
   type: list
   elements: str
+findings:
+  description: C(plan) only. What M(xfrm.ipsec.ipsec_lint) would report of this host's planned SAs and policies
+    (management path included); empty for a sound plan.
+  returned: stage plan
+  type: list
+  elements: dict
 actions:
   description: The changes of the module called (M(xfrm.ipsec.ipsec_apply) or M(xfrm.ipsec.ipsec_policy)).
   returned: stage sas, policies

@@ -273,3 +273,31 @@ def test_the_policies_stage_runs_no_module_when_the_sas_stage_found_every_policy
     assert sent == [] and result["changed"] is False
     assert sent_by("h1", "policies", groups, hostvars, spi_collisions=collisions, phase="policies"), \
         "a policies-only run (no sas stage in it) never trusts a fact of an earlier run"
+
+
+def test_the_plan_stage_lints_the_planned_state(monkeypatch):
+    groups, hostvars = inventory()
+    collisions = scan(groups, hostvars)
+    for host in ("h1", "gw1"):
+        result, sent = run(host, "plan", groups, hostvars, spi_collisions=collisions)
+        assert sent == [] and result["findings"] == [], result["findings"]
+    managed_from_the_mesh = run("h1", "plan", groups, hostvars, spi_collisions=collisions, management=["192.0.2.0/24"])[0]
+    assert managed_from_the_mesh["findings"] == [], "the bypass policies the plan adds win over the IPsec ones"
+    monkeypatch.setattr(site, "bypass_entries", lambda policies, management: [])
+    unprotected = run("h1", "plan", groups, hostvars, spi_collisions=collisions, management=["192.0.2.0/24"])[0]
+    assert {f["id"] for f in unprotected["findings"]} == {"covers-management"}
+
+
+def test_when_the_controller_is_a_peer_its_path_stays_in_clear_with_a_warning_not_a_clash():
+    groups, hostvars = inventory()
+    collisions = scan(groups, hostvars)
+    result, sent = run("h1", "policies", groups, hostvars, spi_collisions=collisions, phase="policies",
+                       management=["192.0.2.2"])
+    ((_module, args),) = sent
+    to_h2 = [p for p in args["policies"] if "192.0.2.2" in (p["src"].split("/")[0], p["dst"].split("/")[0])
+             and not p.get("proto")]
+    assert to_h2 and all(p["templates"] == [] for p in to_h2), "only the bypass remains for h1 <-> h2 over IPv4"
+    validate_policies({"policies": args["policies"]})  # no two policies with one selector
+    assert any("is the management path: left in clear" in w for w in result["warnings"])
+    assert any(p["templates"] for p in args["policies"] if "2001:db8::2" in (p["src"], p["dst"])), \
+        "the pair's IPv6 path is still protected"

@@ -253,6 +253,23 @@ def bypass_entries(policies, management):
     return out
 
 
+def with_bypasses(policies, management):
+    """(the bypass policies then the IPsec policies, the IPsec policies left out). Where the management path is a
+    peer's address itself (the controller is one of the pair), the bypass and the IPsec policy would have the same
+    selector, which the kernel holds once: the bypass wins, the management path stays in clear."""
+    bypasses = bypass_entries(policies, management)
+    taken = {_selector_key(b) for b in bypasses}
+    kept, left_out = [], []
+    for policy in policies:
+        (left_out if _selector_key(policy) in taken else kept).append(policy)
+    return bypasses + kept, left_out
+
+
+def _selector_key(policy):
+    return (ipaddress.ip_network(policy["src"], strict=False), ipaddress.ip_network(policy["dst"], strict=False),
+            policy["dir"], policy.get("proto"), policy.get("sport"), policy.get("dport"))
+
+
 def plan_host(deriver, pairs, generation, collisions, ready=None):
     """One host's share: {"sas": [...], "policies": [...], "deferred": [peer names], "deferred_policies": [...]}.
 
