@@ -7,7 +7,7 @@ ESP/AH with the expected SPIs, and the plaintext never crosses the link.
 import pytest
 
 from ansible_run import run_module
-from traffic import Capture, ping, sa_counters
+from traffic import Capture, flush_xfrm as reset, ping, sa_counters
 
 # LARTC chapter 7, keys and SPIs exactly as printed there (weak algorithms: opt-in)
 LARTC_AH = {"algorithm": "hmac-md5", "key": "1234567890123456"}
@@ -27,11 +27,6 @@ def lartc_policies(me, peer):
     both = [{"proto": "esp"}, {"proto": "ah"}]
     return {"policies": [{"src": me, "dst": peer, "dir": "out", "templates": both},
                          {"src": peer, "dst": me, "dir": "in", "templates": both}]}
-
-
-def reset(lab, *nodes):
-    for node in nodes:
-        lab.ssh(node, "ip xfrm state flush; ip xfrm policy flush")
 
 
 @pytest.mark.lab("pair")

@@ -34,6 +34,12 @@ class Capture:
         return sum(1 for line in self.lines if re.search(pattern, line))
 
 
+def flush_xfrm(lab, *nodes):
+    """Every SA and policy of the guests gone (the kernel's flush: the tests' own clean slate)."""
+    for node in nodes:
+        lab.ssh(node, "ip xfrm state flush; ip xfrm policy flush")
+
+
 def ping(lab, node, address, count=5, netns=None):
     """ICMP echo from a guest (or a namespace inside it); returns the number of replies."""
     prefix = "ip netns exec %s " % netns if netns else ""

@@ -1,12 +1,8 @@
 """The safety lint (lint.py): each finding from the state a reviewer would flag, and none from sound state."""
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import lint
+from ansible_collections.xfrm.ipsec.tests.unit.seed_setkey import KAME_A, KAME_B
 
-KAME_A = """add 10.1.1.1 10.2.2.2 esp 9998 -E des-cbc "hogehoge" ;
-add 10.2.2.2 10.1.1.1 esp 9999 -E des-cbc "hogehoge" ;
-spdadd 10.1.1.1 10.2.2.2 any -P out ipsec esp/transport//use;
-"""
-KAME_B = KAME_A.replace("spdadd 10.1.1.1 10.2.2.2", "spdadd 10.2.2.2 10.1.1.1")
 AES, SHA = "-E aes-cbc 0x" + "11" * 32, "-A hmac-sha256 0x" + "22" * 32
 SOUND_A = """add 192.0.2.1 192.0.2.2 esp 0x1000 %s %s;
 add 192.0.2.2 192.0.2.1 esp 0x1001 %s %s;

@@ -16,6 +16,7 @@ from ansible_collections.xfrm.ipsec.plugins.filter.setkey_entries import setkey_
 from ansible_collections.xfrm.ipsec.plugins.modules import ipsec_apply, ipsec_flush, ipsec_info, ipsec_lint, ipsec_policy, ipsec_sa
 
 from ansible_collections.xfrm.ipsec.tests.unit.fake_kernel import FakeKernel
+from ansible_collections.xfrm.ipsec.tests.unit.seed_setkey import LARTC_216
 
 ENC = "0x" + "5e" * 32
 AUTH = "0x" + "a7" * 32
@@ -193,17 +194,6 @@ def test_apply_validates_both_tables_before_touching_the_kernel(kernel):
     assert any(e.startswith("policies[0]") for e in failed["errors"]), failed["errors"]
 
 
-LARTC_216 = """flush;
-spdflush;
-add 10.0.0.11 10.0.0.216 ah 15700 -A hmac-md5 "1234567890123456";
-add 10.0.0.216 10.0.0.11 ah 24500 -A hmac-md5 "1234567890123456";
-add 10.0.0.11 10.0.0.216 esp 15701 -E 3des-cbc "123456789012123456789012";
-add 10.0.0.216 10.0.0.11 esp 24501 -E 3des-cbc "123456789012123456789012";
-spdadd 10.0.0.216 10.0.0.11 any -P out ipsec esp/transport//require ah/transport//require;
-spdadd 10.0.0.11 10.0.0.216 any -P in ipsec esp/transport//require ah/transport//require;
-"""
-
-
 def test_apply_a_setkey_file_check_mode_predicts_and_a_rerun_changes_nothing(kernel):
     args = {"setkey": LARTC_216, "allow_weak_algorithms": True}
     check = run(ipsec_apply, args, check=True)
@@ -217,7 +207,7 @@ def test_apply_a_setkey_file_check_mode_predicts_and_a_rerun_changes_nothing(ker
 def test_apply_a_setkey_file_with_an_error_names_the_line_and_changes_nothing(kernel):
     broken = LARTC_216.replace("-A hmac-md5 \"1234567890123456\";\nadd 10.0.0.216", "-A hmac-md5 \"123456\";\nadd 10.0.0.216")
     failed = run(ipsec_apply, {"setkey": broken, "allow_weak_algorithms": True})
-    assert failed["failed"] and kernel.requests == [] and failed["errors"][0].startswith("line 3: auth.key: 6 bytes given")
+    assert failed["failed"] and kernel.requests == [] and failed["errors"][0].startswith("line 6: auth.key: 6 bytes given")
     unparsable = run(ipsec_apply, {"setkey": "flush;\nspdadd 10.0.0.1 10.0.0.2 any -P ipsec esp/transport//use;"})
     assert unparsable["failed"] and "line 2, column 33" in unparsable["msg"] and kernel.requests == []
 

@@ -4,39 +4,7 @@ import pytest
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.setkey import SetkeyError, parse
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import validate_policies, validate_sas
-
-# ../shared/reference: LARTC "IPSEC: secure IP over the Internet", the full configuration on 10.0.0.216
-LARTC = """#!/sbin/setkey -f
-flush;
-spdflush;
-
-# AH
-add 10.0.0.11 10.0.0.216 ah 15700 -A hmac-md5 "1234567890123456";
-add 10.0.0.216 10.0.0.11 ah 24500 -A hmac-md5 "1234567890123456";
-
-# ESP
-add 10.0.0.11 10.0.0.216 esp 15701 -E 3des-cbc "123456789012123456789012";
-add 10.0.0.216 10.0.0.11 esp 24501 -E 3des-cbc "123456789012123456789012";
-
-spdadd 10.0.0.216 10.0.0.11 any -P out ipsec
-           esp/transport//require
-           ah/transport//require;
-
-spdadd 10.0.0.11 10.0.0.216 any -P in ipsec
-           esp/transport//require
-           ah/transport//require;
-"""
-
-# ../shared/reference: KAME "host-to-host encryption", on host A
-KAME_HOST = """add 10.1.1.1 10.2.2.2 esp 9998 -E des-cbc "hogehoge" ;
-add 10.2.2.2 10.1.1.1 esp 9999 -E des-cbc "hogehoge" ;
-spdadd 10.1.1.1 10.2.2.2 any -P out ipsec esp/transport//use;
-"""
-
-# KAME "IPsec tunnel", as the document writes it: -P without a direction (old KAME)
-KAME_TUNNEL = """add 10.1.1.1 10.2.2.2 esp 9998 -E des-cbc "hogehoge" ;
-spdadd 10.1.1.0/24 10.2.2.0/24 any -P ipsec esp/tunnel/10.1.1.1-10.2.2.2/use;
-"""
+from ansible_collections.xfrm.ipsec.tests.unit.seed_setkey import KAME_A as KAME_HOST, KAME_TUNNEL, LARTC_216 as LARTC
 
 
 def test_lartc_file_parses_to_entries_the_modules_accept():
@@ -65,9 +33,9 @@ def test_kame_host_to_host_uses_the_use_level():
 def test_kame_tunnel_without_a_direction_is_refused_with_the_fix():
     with pytest.raises(SetkeyError) as info:
         parse(KAME_TUNNEL)
-    assert (info.value.line, info.value.column) == (2, 39)
+    assert (info.value.line, info.value.column) == (3, 39)
     assert "write -P out or -P in" in str(info.value)
-    fixed = parse(KAME_TUNNEL.replace("-P ipsec", "-P out ipsec"))[1].options
+    fixed = parse(KAME_TUNNEL.replace("-P ipsec", "-P out ipsec"))[2].options
     assert fixed["templates"] == [{"proto": "esp", "mode": "tunnel", "src": "10.1.1.1", "dst": "10.2.2.2", "level": "use"}]
     assert (fixed["src"], fixed["dst"]) == ("10.1.1.0/24", "10.2.2.0/24")
 
