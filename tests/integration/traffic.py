@@ -58,3 +58,15 @@ def sa_counters(lab, node):
         if head and cur:
             counters[(head.group(1), int(head.group(2), 16))] = (int(cur.group(1)), int(cur.group(2)))
     return counters
+
+
+def lan_to_lan_is_esp_only_on_the_wan(lab, spi_from_gw1, spi_from_gw2):
+    """sites2: a LAN host behind gw1 pings one behind gw2; what each gateway transmits on the WAN (inbound, Linux also
+    shows the decrypted packets) is ESP with the given SPIs, and no ICMP crosses it in clear."""
+    gw1, gw2 = lab.hosts["gw1"], lab.hosts["gw2"]
+    with Capture(lab, "gw1", gw1["lab_iface"], "esp or icmp", "out") as sent_a, \
+            Capture(lab, "gw2", gw2["lab_iface"], "esp or icmp", "out") as sent_b:
+        assert ping(lab, "gw1", gw2["lab_lan_host"], netns="lan") == 5
+    assert sent_a.count(r"%s > %s: ESP\(spi=0x%08x" % (gw1["lab_addr"], gw2["lab_addr"], spi_from_gw1)) >= 5, sent_a.lines
+    assert sent_b.count(r"%s > %s: ESP\(spi=0x%08x" % (gw2["lab_addr"], gw1["lab_addr"], spi_from_gw2)) >= 5, sent_b.lines
+    assert sent_a.count("ICMP") == 0 and sent_b.count("ICMP") == 0, "the LANs' traffic never crosses the WAN in clear"
