@@ -263,3 +263,10 @@ def test_lint_a_setkey_file_without_touching_the_kernel(kernel):
     assert "1234567890123456" not in json.dumps(weak), "keys never in findings"
     bad = run(ipsec_lint, {"setkey": "spdflush"})
     assert bad["failed"] and "line 1, column 9" in bad["msg"]
+
+
+def test_apply_a_setkey_deleteall_removes_every_sa_between_two_addresses_of_one_protocol(kernel):
+    run(ipsec_sa, {"sas": SAS + [dict(SAS[0], spi=4098), dict(SAS[0], proto="ah", spi=4099, enc=None)]})
+    gone = run(ipsec_apply, {"setkey": "deleteall 192.0.2.1 192.0.2.2 esp;"})
+    assert gone["summary"]["delete"] == 2
+    assert sorted((sa.proto, sa.spi) for sa in kernel.sas.values()) == [(50, 4097), (51, 4099)]

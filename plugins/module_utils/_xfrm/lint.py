@@ -16,11 +16,11 @@ import ipaddress
 from typing import NamedTuple
 
 from . import constants as C
-from .model import Network
+from .model import Address
+from .validate import COUNTER_MODE
 
 ERROR, WARNING = "error", "warning"
 WEAK = frozenset(a.name for a in C.ALGORITHMS if a.weak)
-COUNTER_MODE = ("rfc4106(gcm(aes))", "rfc4309(ccm(aes))", "rfc7539esp(chacha20,poly1305)", "rfc3686(ctr(aes))")
 IN, OUT, FWD = C.XFRM_POLICY_DIRS["in"], C.XFRM_POLICY_DIRS["out"], C.XFRM_POLICY_DIRS["fwd"]
 TRANSPORT = C.XFRM_MODES["transport"]
 
@@ -195,14 +195,14 @@ def lint(states, management=()):
 
 def _host(network):
     """The address of a /32 or /128 selector side, as the Address an SA has; None for a wider network."""
-    from .model import Address  # pylint: disable=import-outside-toplevel
     if network.prefixlen != len(network.packed) * 8:
         return None
     return Address(network.family, network.packed)
 
 
 def _ip_network(network):
-    return ipaddress.ip_network(str(network), strict=False) if isinstance(network, Network) else network
+    """A selector side (model Network) as an ipaddress network, to compare with the management networks."""
+    return ipaddress.ip_network(str(network), strict=False)
 
 
 def lint_setkey(files, management=(), allow_weak_algorithms=True):

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from . import constants as C
 from .constants import name
+from .model import Address
 from .render import fingerprint
 
 _SETKEY_ALGO = {a.name: a.aliases[0] if a.aliases else a.name for a in C.ALGORITHMS}
@@ -546,11 +547,9 @@ def desired_state(statements, have_sas, have_policies, validate_sa, validate_pol
             elif command == "delete":
                 sas.pop(validate_sa(options), None)
             elif command == "deleteall":
-                src, dst = ipaddress.ip_address(options["src"]), ipaddress.ip_address(options["dst"])
-                proto = C.XFRM_PROTOS[options["proto"]]
+                ends = (Address.parse(options["src"]), Address.parse(options["dst"]), C.XFRM_PROTOS[options["proto"]])
                 for identity, sa in list(sas.items()):
-                    if sa.proto == proto and ipaddress.ip_address(str(sa.src)) == src \
-                            and ipaddress.ip_address(str(sa.dst)) == dst:
+                    if (sa.src, sa.dst, sa.proto) == ends:
                         del sas[identity]
             elif command == "flush":
                 proto = C.XFRM_PROTOS.get(options.get("proto"), 0)
