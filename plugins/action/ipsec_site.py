@@ -276,7 +276,7 @@ class ActionModule(ActionBase):
             state = lint.State(host, tuple(validate_sas({"sas": sas})[0]), tuple(validate_policies({"policies": policies})[0]))
         except ValidationError as exc:
             raise AnsibleActionFail("the plan does not validate (a bug): %s" % exc) from None
-        return [{k: v for k, v in f._asdict().items() if k != "host"} for f in lint.lint([state], management)]
+        return [f.as_result() for f in lint.lint([state], management)]
 
     def _management(self, task_vars):
         if task_vars.get("ansible_connection") == "local":

@@ -201,7 +201,7 @@ def run_lint(module):
         module.fail_json(msg="cannot lint: %s" % exc)
     order = {xlint.ERROR: 0, xlint.WARNING: 1}
     findings = sorted(findings, key=lambda f: order[f.severity])
-    result = dict(changed=False, findings=[{k: v for k, v in f._asdict().items() if k != "host"} for f in findings],
+    result = dict(changed=False, findings=[f.as_result() for f in findings],
                   summary={severity: sum(1 for f in findings if f.severity == severity) for severity in order})
     failing = {"error": (xlint.ERROR,), "warning": (xlint.ERROR, xlint.WARNING), "never": ()}[params["fail_on"]]
     if any(f.severity in failing for f in findings):

@@ -33,6 +33,10 @@ class Finding(NamedTuple):
     message: str
     hint: str
 
+    def as_result(self):
+        """The finding as a module result reports it (the host is the task's own)."""
+        return {k: v for k, v in self._asdict().items() if k != "host"}
+
     def __str__(self):
         where = "%s: " % self.host if self.host else ""
         return "%s%s [%s] %s: %s (fix: %s)" % (where, self.severity, self.id, self.entry, self.message, self.hint)
