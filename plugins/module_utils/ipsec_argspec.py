@@ -129,12 +129,20 @@ def flush_module_spec():
                 supports_check_mode=True)
 
 
+def save_module_spec():
+    return dict(argument_spec=dict(path=dict(type="path", required=True),
+                                   format=dict(type="str", choices=["ip", "setkey"], default="ip"),
+                                   managed_only=dict(type="bool", default=True),
+                                   **NETNS),
+                supports_check_mode=True)
+
+
 def info_module_spec():
     return dict(argument_spec=dict(sas=dict(type="bool", default=True),
                                    policies=dict(type="bool", default=True),
                                    managed_only=dict(type="bool", default=False),
                                    show_keys=dict(type="bool", default=False),
-                                   format=dict(type="str", choices=["data", "setkey"], default="data"),
+                                   format=dict(type="str", choices=["data", "setkey", "setkey_dump"], default="data"),
                                    **NETNS),
                 supports_check_mode=True)
 

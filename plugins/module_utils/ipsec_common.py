@@ -8,18 +8,21 @@ errors and rollbacks all become fail_json with a message that names the entry.
 
 from __future__ import annotations
 
+import os
+import re
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply as xapply
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import ipbatch
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import lint as xlint
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import plan as xplan
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import setkey
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import validate as xvalidate
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.plan import plan_diff, plan_report
-from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.render import entry_dict
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.render import entry_dict, fingerprint
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.tables import POLICY, SA, TABLES
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import Transport, XfrmError
 
@@ -181,9 +184,77 @@ def info(module):
     if params["policies"]:
         result["policies"] = [POLICY.to_dict(p) for p in policies]
     if params["format"] == "setkey":
+        result["setkey"], unexpressed = setkey.state_text(sas, policies, params["show_keys"])
+        for line in unexpressed:
+            module.warn("%s: written as a comment in the setkey text (applying the text removes it)" % line)
+    elif params["format"] == "setkey_dump":
         result["setkey"] = "\n".join([SA.setkey(sa, params["show_keys"]) for sa in sas]
                                      + [POLICY.setkey(p) for p in policies]) + "\n"
     module.exit_json(**result)
+
+
+def save(module):
+    """ipsec_save: the kernel's SAs and policies, keys included, into a 0600 root file, rewritten only when it differs."""
+    params = module.params
+    keep = (lambda e: e.managed) if params["managed_only"] else (lambda e: True)
+    transport = open_transport(module)
+    with transport:
+        sas = _select(module, transport, True, SA, keep)
+        policies = _select(module, transport, True, POLICY, keep)
+    # in a fixed order, so that the same state always makes the same file (the kernel's dump order may vary)
+    sas.sort(key=lambda sa: (sa.family, sa.dst.packed, sa.proto, sa.spi))
+    policies.sort(key=lambda p: (p.dir, p.index))
+    if params["format"] == "setkey":
+        text = setkey.state_text(sas, policies, show_keys=True)[0]
+    else:
+        text = ipbatch.state_file(sas, policies)
+    path = params["path"]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            old = handle.read()
+    except FileNotFoundError:
+        old = None
+    except OSError as exc:
+        module.fail_json(msg="cannot read %s: %s" % (path, exc))
+    changed = old != text
+    result = dict(changed=changed, path=path, sas=len(sas), policies=len(policies))
+    if module._diff and changed:
+        result["diff"] = {"before": redact_keys(old or ""), "after": redact_keys(text),
+                          "before_header": path, "after_header": path}
+    if changed and not module.check_mode:
+        try:
+            write_private(path, text)
+        except OSError as exc:
+            module.fail_json(msg="cannot write %s: %s" % (path, exc))
+    module.exit_json(**result)
+
+
+def write_private(path, text):
+    """text into path, mode 0600 and root's from the first byte (never readable by others, not even briefly), then
+    renamed over the old file in one step."""
+    directory, base = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(directory, ".%s.%d.tmp" % (base, os.getpid()))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+_KEY_TOKEN = re.compile(r"\b0x([0-9a-fA-F]{16,})\b")
+
+
+def redact_keys(text):
+    """text with every key (0x and 16 hex digits or more: SPIs have 8) replaced by its fingerprint."""
+    return _KEY_TOKEN.sub(lambda m: fingerprint(bytes.fromhex(m.group(1) if len(m.group(1)) % 2 == 0 else "0" + m.group(1))),
+                          text)
 
 
 def run_lint(module):

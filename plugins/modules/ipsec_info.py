@@ -45,21 +45,51 @@ options:
     type: bool
     default: false
   format:
-    description: C(setkey) adds the text C(setkey -D) and C(setkey -DP) would print, in RV(setkey).
+    description:
+      - C(setkey) adds, in RV(setkey), the SAs and policies as a setkey file (C(flush;), C(spdflush;), then C(add ...;)
+        and C(spdadd ...;)) that parses back to the same state (M(xfrm.ipsec.ipsec_apply) with
+        O(xfrm.ipsec.ipsec_apply#module:setkey) puts it in place again); with O(show_keys=true), a backup and a way to
+        move a host's state to another. Its first line,
+        C(#@xfrm.ipsec as-dumped), a comment to setkey itself, says that every C(fwd) policy is listed (no C(fwd) copy of
+        the C(in) policies, as setkey made) and that reqids and replay windows are the kernel's. An entry setkey's
+        language cannot express (an AEAD cipher, a mark, an interface id, UDP encapsulation, ...) is written as a comment
+        naming what it lacks, and the module warns.
+      - Without O(show_keys), keys are written as their fingerprints (readable, and refused when parsed).
+      - C(setkey_dump) adds instead the text C(setkey -D) and C(setkey -DP) would print (for reading, not parsing).
     type: str
-    choices: [data, setkey]
+    choices: [data, setkey, setkey_dump]
     default: data
 """
 
 EXAMPLES = r"""
 - name: Show the SAD and SPD like setkey -D; setkey -DP
   xfrm.ipsec.ipsec_info:
-    format: setkey
+    format: setkey_dump
   register: ipsec
 
 - name: Print them
   ansible.builtin.debug:
     msg: "{{ ipsec.setkey }}"
+
+- name: Back up this host's state as a setkey file (keys included, so the task hides its result)
+  xfrm.ipsec.ipsec_info:
+    format: setkey
+    show_keys: true
+  register: backup
+  no_log: true
+
+- name: Write it root-only on the controller
+  ansible.builtin.copy:
+    content: "{{ backup.setkey }}"
+    dest: "backups/{{ inventory_hostname }}.setkey"
+    mode: "0600"
+  delegate_to: localhost
+  no_log: true
+
+- name: Later, put exactly that state back (check mode and diff show what it changes)
+  xfrm.ipsec.ipsec_apply:
+    setkey: "{{ lookup('ansible.builtin.file', 'backups/' ~ inventory_hostname ~ '.setkey') }}"
+    setkey_flush: all
 
 - name: Check that this host and its peer hold the same key for SA 9998, without showing it
   ansible.builtin.assert:
@@ -101,9 +131,16 @@ policies:
     - {src: 10.0.0.216/32, dst: 10.0.0.11/32, proto: any, dir: out, action: allow, priority: 0, index: 1879048193,
        managed: true, templates: [{proto: esp, mode: transport, level: required}]}
 setkey:
-  description: The text of C(setkey -D) followed by C(setkey -DP).
-  returned: when O(format=setkey)
+  description: The setkey file of the SAs and policies (O(format=setkey)), or the text of C(setkey -D) followed by
+    C(setkey -DP) (O(format=setkey_dump)).
+  returned: when O(format=setkey) or O(format=setkey_dump)
   type: str
+  sample: |
+    #@xfrm.ipsec as-dumped  (a comment to setkey: fwd policies are listed, reqids are the kernel's)
+    flush;
+    spdflush;
+    add 192.0.2.1 192.0.2.2 esp 0x00001000 -m transport -u 1879048192 -E aes-cbc sha256:1f2e3d4c -A hmac-sha256 sha256:5a6b7c8d;
+    spdadd 192.0.2.1/32[any] 192.0.2.2/32[any] any -P out prio high + 1073741824 ipsec esp/transport//unique:1879048192;
 """
 
 from ansible.module_utils.basic import AnsibleModule

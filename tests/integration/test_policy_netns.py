@@ -5,6 +5,7 @@ SA behaviour on a real kernel is proved in the lab tier. Every effect is checked
 iproute2 (`ip xfrm policy`), an independent reader of the kernel's tables.
 """
 
+import json
 import re
 import subprocess
 
@@ -151,7 +152,7 @@ def test_flush_all_removes_every_policy_like_setkey_fp(netns):
 def test_info_returns_policies_as_module_options_and_setkey_text(netns):
     run_module("ipsec_policy", {"netns": netns, "policies": SITE_A_GW})
     ip_add(netns, "src", "192.0.2.0/24", "dst", "0.0.0.0/0", "dir", "in")
-    info = run_module("ipsec_info", {"netns": netns, "format": "setkey"}).only
+    info = run_module("ipsec_info", {"netns": netns, "format": "setkey_dump"}).only
     assert info["changed"] is False
     assert len(info["policies"]) == 4
     assert sum(p["managed"] for p in info["policies"]) == 3
@@ -169,3 +170,28 @@ def test_info_output_fed_back_to_ipsec_policy_changes_nothing(netns):
     info = run_module("ipsec_info", {"netns": netns, "sas": False}).only
     fed_back = [{k: v for k, v in p.items() if k not in ("index", "managed", "counters")} for p in info["policies"]]
     assert run_module("ipsec_policy", {"netns": netns, "policies": fed_back}).only["changed"] is False
+
+
+def test_info_setkey_file_of_a_real_dump_applied_back_gives_the_same_policies(netns):
+    run_module("ipsec_policy", {"netns": netns, "policies": SITE_A_GW + LARTC_216 + [
+        {"src": "192.0.2.0/24", "dst": "198.51.100.0/24", "proto": "tcp", "dport": 443, "dir": "out", "action": "block",
+         "priority": 0xC0000001}]})
+    ip_add(netns, "src", "192.0.2.0/24", "dst", "0.0.0.0/0", "dir", "in", "priority", "77")  # a foreign one
+    ip_add(netns, "src", "192.0.2.9/32", "dst", "192.0.2.10/32", "dir", "out", "if_id", "5")  # setkey cannot say if_id
+
+    def policies():
+        found = run_module("ipsec_info", {"netns": netns, "sas": False}).only["policies"]
+        # what ipsec_apply puts in place is the collection's: `managed` (its index mark) is the one difference
+        return sorted(json.dumps({k: v for k, v in p.items() if k not in ("counters", "index", "managed")},
+                                 sort_keys=True) for p in found)
+    before = policies()
+    backup = run_module("ipsec_info", {"netns": netns, "sas": False, "format": "setkey"})
+    text = backup.only["setkey"]
+    assert text.count("\nspdadd ") == 7 and "-P fwd" in text
+    assert "\n# not expressible in setkey's language (if_id): spdadd 192.0.2.9/32[any] 192.0.2.10/32[any] any" in text
+    assert "policy dir out 192.0.2.9/32 -> 192.0.2.10/32 if_id 5: setkey's language has no if_id" in backup.output
+    run_module("ipsec_flush", {"netns": netns, "scope": "all"})
+    restored = run_module("ipsec_apply", {"netns": netns, "setkey": text, "setkey_flush": "all"}).only
+    assert restored["changed"] and restored["summary"]["add"] == 7, restored
+    assert policies() == [p for p in before if '"if_id": 5' not in p], "the same policies, foreign ones included"
+    assert run_module("ipsec_apply", {"netns": netns, "setkey": text}).only["changed"] is False

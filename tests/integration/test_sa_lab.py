@@ -127,7 +127,7 @@ def test_flush_managed_then_all(lab, h1):
 def test_info_reports_fingerprints_counters_and_setkey_text(lab, h1):
     a, b = addrs(lab)
     run_module("ipsec_sa", sa(a, b, 4096), hosts=h1, inventory=lab.inventory)
-    info = run_module("ipsec_info", {"format": "setkey"}, hosts=h1, inventory=lab.inventory)
+    info = run_module("ipsec_info", {"format": "setkey_dump"}, hosts=h1, inventory=lab.inventory)
     (entry,) = info.only["sas"]
     assert entry["spi"] == 4096 and entry["managed"] is True
     assert entry["enc"] == {"algorithm": "cbc(aes)", "key_fingerprint": entry["enc"]["key_fingerprint"]}

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from ansible_run import Site, changed_hosts
+from ansible_run import Site, changed_hosts, run_playbook
 from conftest import LAB
 from traffic import Capture, ping
 
@@ -95,6 +95,24 @@ def test_a_host_lost_mid_run_cuts_no_one_and_a_rerun_completes(lab, workdir):
 @pytest.mark.lab("mesh3")
 def test_every_pair_of_the_mesh_talks_only_esp_both_ways_over_ipv4_and_ipv6(lab, workdir):
     assert_pairs_talk_esp(lab, [(a, b) for a in NODES for b in NODES if a != b])
+
+
+@pytest.mark.lab("mesh3")
+def test_the_roles_state_round_trips_through_ipsec_info_setkey(lab, workdir):
+    """Each host's setkey text (ipsec_info format=setkey), applied back in check mode with every entry flushable,
+    changes nothing: it says exactly what the kernel holds (in policies without fwd, the roles' reqids, IPv6)."""
+    playbook = pathlib.Path(workdir) / "round_trip.yml"
+    playbook.write_text(json.dumps([{"hosts": "ipsec_mesh", "gather_facts": False, "tasks": [
+        {"xfrm.ipsec.ipsec_info": {"format": "setkey", "show_keys": True}, "register": "backup", "no_log": True},
+        {"xfrm.ipsec.ipsec_apply": {"setkey": "{{ backup.setkey }}", "setkey_flush": "all"}, "check_mode": True,
+         "register": "again", "no_log": True},
+        {"ansible.builtin.assert": {"that": [
+            "backup.setkey.count('\\nadd ') == 8 and backup.setkey.count('\\nspdadd ') >= 8",
+            "'not expressible' not in backup.setkey", "backup.warnings | default([]) == []",
+            "not again.changed and again.summary.add == 0"]}}]}]))
+    proc = run_playbook(playbook, lab.inventory)
+    assert proc.returncode == 0 and "ok=3 " in proc.stdout and "failed=0" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.stdout.count("ok=3 ") == 3
 
 
 @pytest.mark.lab("mesh3")

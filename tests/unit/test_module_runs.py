@@ -121,10 +121,30 @@ def test_info_show_keys_needs_no_log(kernel):
     assert shown["sas"][0]["enc"]["key"] == ENC
 
 
-def test_info_setkey_text_lists_sas_and_policies(kernel):
+def test_info_setkey_file_applied_back_restores_the_same_state(kernel, capsys):
+    run(ipsec_sa, {"sas": SAS + [dict(SAS[0], spi=0x2000, mark={"value": 5, "mask": 0xFF})]})
+    run(ipsec_policy, {"policies": POLICIES})
+    sas, policies = dict(kernel.sas), dict(kernel.policies)
+    backup = run(ipsec_info, {"format": "setkey", "show_keys": True}, no_log=True)
+    assert backup["setkey"].count("\nadd ") == 2 and backup["setkey"].count("\nspdadd ") == 2
+    assert "SA esp spi 0x00002000 dst 192.0.2.2 mark 0x5/0xff: setkey's language has no mark: written as a comment in " \
+        "the setkey text (applying the text removes it)" in capsys.readouterr().err  # module.warn(), as a test run shows it
+    run(ipsec_sa, {"sas": [dict(SAS[1], enc={"algorithm": "aes-cbc", "key": "0x" + "77" * 32})]})
+    run(ipsec_policy, {"policies": POLICIES[:1] + [dict(POLICIES[1], priority=7)]})
+    restored = run(ipsec_apply, {"setkey": backup["setkey"]})
+    assert restored["changed"] and restored["summary"]["replace"] + restored["summary"]["update"] == 2, restored
+    marked = [identity for identity in sas if identity.mark.value]
+    assert kernel.policies == policies and kernel.sas == {i: sa for i, sa in sas.items() if i not in marked}, \
+        "all but the SA setkey cannot express (its flush; removed it, as the warning said it would)"
+    assert run(ipsec_apply, {"setkey": backup["setkey"]})["changed"] is False
+    shown = run(ipsec_info, {"format": "setkey"})["setkey"]
+    assert ENC[2:] not in shown and "-E aes-cbc sha256:" in shown
+
+
+def test_info_setkey_dump_text_lists_sas_and_policies(kernel):
     run(ipsec_sa, {"sas": SAS[:1]})
     run(ipsec_policy, {"policies": POLICIES[:1]})
-    info = run(ipsec_info, {"format": "setkey"})
+    info = run(ipsec_info, {"format": "setkey_dump"})
     assert info["setkey"].startswith("192.0.2.1 192.0.2.2\n\tesp mode=transport spi=4096(0x00001000) reqid=1879048192")
     assert "\tE: aes-cbc  sha256:" in info["setkey"] and "\tA: hmac-sha256  sha256:" in info["setkey"]
     assert "192.0.2.1/32[any] 192.0.2.2/32[any] any\n\tout prio 0 ipsec\n\tesp/transport//unique#1879048192" in info["setkey"]
@@ -270,3 +290,30 @@ def test_apply_a_setkey_deleteall_removes_every_sa_between_two_addresses_of_one_
     gone = run(ipsec_apply, {"setkey": "deleteall 192.0.2.1 192.0.2.2 esp;"})
     assert gone["summary"]["delete"] == 2
     assert sorted((sa.proto, sa.spi) for sa in kernel.sas.values()) == [(50, 4097), (51, 4099)]
+
+
+def test_save_writes_a_root_only_file_once_and_never_shows_a_key(kernel, tmp_path):
+    from ansible_collections.xfrm.ipsec.plugins.modules import ipsec_save
+    run(ipsec_sa, {"sas": SAS + [dict(SAS[0], spi=9999, reqid=7)]})  # reqid 7: not the collection's, not saved
+    run(ipsec_policy, {"policies": POLICIES})
+    path = tmp_path / "state.ip"
+    check = run(ipsec_save, {"path": str(path)}, check=True)
+    assert check["changed"] and not path.exists()
+    first = run(ipsec_save, {"path": str(path)})
+    assert first["changed"] and (first["sas"], first["policies"]) == (2, 2)
+    assert path.stat().st_mode & 0o777 == 0o600
+    text = path.read_text()
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    assert [line.split()[:3] for line in lines] == [["xfrm", "state", "add"]] * 2 + [["xfrm", "policy", "add"]] * 2
+    assert ENC[2:] in text and "spi 0x0000270f" not in text, "keys are in the file, foreign SAs are not"
+    assert "index" in lines[2], "policies keep their index: the collection's mark"
+    again = run(ipsec_save, {"path": str(path)})
+    assert again["changed"] is False and path.read_text() == text
+    run(ipsec_sa, {"sas": [dict(SAS[1], enc={"algorithm": "aes-cbc", "key": "0x" + "77" * 32})]})
+    rekeyed = run(ipsec_save, {"path": str(path)}, check=True)
+    assert rekeyed["changed"] and path.read_text() == text, "check mode writes nothing"
+    diff = json.dumps(rekeyed["diff"])
+    assert "sha256:" in diff and ENC[2:] not in diff and "77" * 32 not in diff and AUTH[2:] not in diff
+    assert ENC[2:] not in json.dumps([check, first, again, rekeyed])
+    as_setkey = run(ipsec_save, {"path": str(tmp_path / "state.setkey"), "format": "setkey", "managed_only": False})
+    assert as_setkey["sas"] == 3 and (tmp_path / "state.setkey").read_text().startswith("#@xfrm.ipsec as-dumped")

@@ -72,3 +72,13 @@ def policy_line(policy, verb="add"):
             words += ["spi", "0x%08x" % t.spi]
         words += ["mode", name("mode", t.mode), "reqid", str(t.reqid), "level", "use" if t.optional else "required"]
     return " ".join(words)
+
+
+def state_file(sas, policies):
+    """The `ip -batch` file of a host's state, for `ip -force -batch FILE` at boot: SAs before policies (a policy
+    never waits for its SA), each policy with its index (the collection's mark of its own policies)."""
+    lines = ["# xfrm.ipsec: this host's IPsec SAs and policies, restored at boot by `ip -force -batch` (role",
+             "# ipsec_persist). Holds keys: root only, 0600. Written by ipsec_save; do not edit, re-run the play."]
+    lines += [sa_line(sa) for sa in sas]
+    lines += [policy_line(policy) for policy in policies]
+    return "\n".join(lines) + "\n"

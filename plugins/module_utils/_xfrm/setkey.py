@@ -63,6 +63,114 @@ def policy_text(policy):
     return "\n".join(lines)
 
 
+# -- the kernel's state as a setkey file (ipsec_info format=setkey) ---------------------------
+# The file parses back to the same state: applied, it replaces what the host holds (it starts with flush; spdflush;).
+# Its first line is AS_DUMPED, a comment to setkey itself, which tells
+# parse() that the file lists the kernel's entries as they are: every fwd policy written out (no fwd copy of the in
+# policies) and reqids of any size. Each entry is checked by parsing it back; one that setkey's language cannot
+# express (an AEAD cipher, a mark, an interface id, ...) is written as a comment that says which fields it lacks.
+
+AS_DUMPED = "#@xfrm.ipsec as-dumped"
+
+
+def sa_statement(sa, show_keys=False):
+    """`add ...;` for an SA, keys as 0x hex (or as their fingerprints: then it does not parse)."""
+    words = ["add", str(sa.src), str(sa.dst), _SA_PROTO_WORDS.get(sa.proto, str(sa.proto)), "0x%08x" % sa.spi]
+    words += ["-m", name("mode", sa.mode)]
+    if sa.reqid:
+        words += ["-u", str(sa.reqid)]
+    if sa.replay_window:
+        words += ["-r", str(sa.replay_window)]
+    for option, field in (("-lh", "hard_add_expires_seconds"), ("-ls", "soft_add_expires_seconds"),
+                          ("-bh", "hard_byte_limit"), ("-bs", "soft_byte_limit")):
+        value = getattr(sa.lifetime, field)
+        if value not in (0, C.XFRM_INF):
+            words += [option, str(value)]
+    for option, algo in (("-E", sa.enc), ("-A", sa.auth)):
+        if algo is not None:
+            words += [option, _SETKEY_ALGO.get(algo.name, algo.name)]
+            if algo.key:
+                words.append("0x" + algo.key.hex() if show_keys else fingerprint(algo.key))
+    if sa.comp is not None:
+        words += ["-C", _SETKEY_ALGO.get(sa.comp.name, sa.comp.name)]
+    return " ".join(words) + ";"
+
+
+def policy_statement(policy):
+    """`spdadd ...;` for a policy."""
+    sel = policy.selector
+    upper = name("upper", sel.proto)
+    if sel.proto in (1, 58):  # ICMP type and code ride in the ports
+        ends = "%s %s %s" % (sel.src, sel.dst, "icmp6" if sel.proto == 58 else "icmp")
+        if sel.sport_mask or sel.dport_mask:
+            ends += " %d,%d" % (sel.sport, sel.dport)
+    else:
+        ends = "%s%s %s%s %s" % (sel.src, _port(sel.sport, sel.sport_mask), sel.dst, _port(sel.dport, sel.dport_mask),
+                                 upper)
+    words = ["spdadd", ends, "-P", name("dir", policy.dir), "prio", _priority_text(policy.priority)]
+    if policy.templates:
+        words.append("ipsec")
+        for t in policy.templates:
+            request = "%s/%s/" % (_SA_PROTO_WORDS.get(t.proto, str(t.proto)), name("mode", t.mode))
+            if t.src is not None and t.dst is not None:
+                request += "%s-%s" % (t.src, t.dst)
+            level = "use" if t.optional else ("unique:%d" % t.reqid if t.reqid else "require")
+            words.append(request + "/" + level)
+    else:
+        words.append("discard" if policy.action == 1 else "none")
+    return " ".join(words) + ";"
+
+
+def _priority_text(priority):
+    """setkey's priority arithmetic run backwards: the nearest base (high, def, low) and an offset it allows."""
+    for base_name in ("low", "def", "high"):
+        base = PRIORITY_BASES[base_name]
+        if priority == base:
+            return base_name
+        if base < priority <= base + 0x3FFFFFFF:
+            return "%s - %d" % (base_name, priority - base)
+    return "high + %d" % (PRIORITY_BASES["high"] - priority)
+
+
+def state_text(sas, policies, show_keys=False):
+    """(text, [unexpressed]): the SAs and policies as a setkey file that parses back to them, and a line for each
+    entry setkey's language cannot express (written as a comment instead), naming what it lacks."""
+    from .validate import validate_policies, validate_sas  # pylint: disable=import-outside-toplevel
+
+    lines = [AS_DUMPED + "  (a comment to setkey: fwd policies are listed, reqids are the kernel's)", "flush;", "spdflush;"]
+    unexpressed = []
+    for entries, printer, validate, noun in ((sas, sa_statement, validate_sas, "SA"),
+                                             (policies, policy_statement, validate_policies, "policy")):
+        for entry in entries:
+            full = printer(entry, show_keys=True) if printer is sa_statement else printer(entry)
+            lacking = _lacking(entry, full, validate)
+            shown = printer(entry, show_keys) if printer is sa_statement else full
+            if lacking:
+                unexpressed.append("%s %s: setkey's language has no %s" % (noun, entry.identity, ", ".join(lacking)))
+                lines.append("# not expressible in setkey's language (%s): %s" % (", ".join(lacking), shown))
+            else:
+                lines.append(shown)
+    return "\n".join(lines) + "\n", unexpressed
+
+
+def _lacking(entry, text, validate):
+    """The fields of entry that text, parsed back, does not give; [] when it round-trips."""
+    try:
+        (statement,) = parse(AS_DUMPED + "\n" + text)
+        present, _absent, _warnings = validate(dict(statement.options, allow_weak_algorithms=True,
+                                                    allow_static_counter_mode=True))
+        (back,) = present
+    except (SetkeyError, ValueError):  # the printer left out what the entry needs (an AEAD cipher, ...)
+        defaults = entry._field_defaults
+        return [field for field in entry._fields if field in defaults and getattr(entry, field) != defaults[field]
+                and field not in _PRINTED] or ["form for this entry"]
+    return [field for field, mine, theirs in zip(entry._fields, entry, back) if mine != theirs]
+
+
+_SA_PROTO_WORDS = {50: "esp", 51: "ah", 108: "ipcomp"}
+_PRINTED = ("mode", "reqid", "enc", "auth", "comp", "replay_window", "lifetime", "action", "priority", "templates")
+
+
 # -- setkey's configuration language -------------------------------------------------
 # parse() reads what `setkey -f FILE` (or `setkey -c`) reads and returns its statements, each with its
 # line and, for the entries, the options of ipsec_sa / ipsec_policy. It never resolves names and never
@@ -148,12 +256,15 @@ def tokens(text):
 
 
 def parse(text):
-    """[Statement] of a setkey file; SetkeyError at the first error."""
+    """[Statement] of a setkey file; SetkeyError at the first error. A file with the AS_DUMPED line (ipsec_info's)
+    lists the kernel's entries as they are: no fwd copies of in policies, reqids and replay windows of any size."""
     statements, current = [], []
+    dumped = any(line.startswith(AS_DUMPED) for line in text.splitlines())
     for token in tokens(text):
         if token.text == ";" and not token.quoted:
             if current:
-                statements += _with_fwd_copy(_Statement(current).parse())
+                statement = _Statement(current, dumped).parse()
+                statements += [statement] if dumped else _with_fwd_copy(statement)
             current = []
         else:
             current.append(token)
@@ -182,9 +293,10 @@ def _with_fwd_copy(statement):
 class _Statement:
     """A cursor over the tokens of one statement."""
 
-    def __init__(self, words):
+    def __init__(self, words, dumped=False):
         self.words = words
         self.at = 0
+        self.dumped = dumped
 
     # -- cursor ------------------------------------------------------------------------
 
@@ -311,7 +423,8 @@ class _Statement:
             if option == "-m":
                 sa["mode"] = self.choice("a mode (transport, tunnel, any)", SA_MODES)
             elif option == "-r":  # an 8-bit field of PF_KEY's sadb_sa, which Linux capped at 32 (af_key.c)
-                sa["replay_window"] = min(self.number("the replay window size", 0, 255), 32)
+                window = self.number("the replay window size", 0, 255)
+                sa["replay_window"] = window if self.dumped else min(window, 32)
             elif option == "-u":
                 sa["reqid"] = self.number("the reqid (-u)")
             elif option in LIFETIMES:
@@ -341,7 +454,9 @@ class _Statement:
         token = self.peek()
         if token is None or (not token.quoted and not token.text.lower().startswith("0x")):
             self.next("the key of %s (\"text\" or 0x hex)" % name)
-            raise self.error(token, "expected the key of %s (\"text\" or 0x hex), found %r" % (name, token.text))
+            hint = " (a key's fingerprint, as ipsec_info shows keys without show_keys: true)" \
+                if token.text.startswith("sha256:") else ""
+            raise self.error(token, "expected the key of %s (\"text\" or 0x hex), found %r%s" % (name, token.text, hint))
         self.at += 1
         # a quoted key is ASCII whatever it looks like; hex keys stay hex
         key = "0x" + token.text.encode("latin-1").hex() if token.quoted else token.text
@@ -485,7 +600,7 @@ class _Statement:
         level_name, colon, reqid = (level or "default").partition(":")
         level_name = self.exact(token, "a level (default, use, require, unique, unique:N) " + what, LEVELS, level_name)
         if level_name == "unique":
-            if not (colon and reqid.isdigit() and 0 < int(reqid) <= 0x3FFF):
+            if not (colon and reqid.isdigit() and 0 < int(reqid) <= (0xFFFFFFFF if self.dumped else 0x3FFF)):
                 raise self.error(token, "unique needs its id here, 1-16383 (unique:N, the SAs' -u N): without one "
                                         "(or above 16383) Linux picked a reqid itself, which a converted file cannot "
                                         "match, " + what)
