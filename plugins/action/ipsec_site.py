@@ -23,6 +23,7 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import V
 STAGES = ("scan", "sas", "policies", "plan")
 READY_FACT = "__ipsec_site_sas_ready"
 IN_PLACE_FACT = "__ipsec_site_policies_in_place"   # the sas stage found every planned policy in place
+PLANNED_FACT = "__ipsec_site_planned"  # after the policies stage: this host's SAs (addresses) and policies, no keys
 POLICY_OPTIONS = ("src", "dst", "proto", "sport", "dport", "dir", "action", "priority", "templates", "mark", "if_id",
                   "ptype", "flags", "lifetime")
 # (kind, group variable, default group, address variable, subnets variable, pairs variable, prefix of the settings)
@@ -214,6 +215,7 @@ class ActionModule(ActionBase):
             findings = self._lint(host, plan["sas"], policies, management)
             summary.update(_left_out(left_out))
             return dict(changed=False, sas=len(plan["sas"]), policies=len(plan["policies"]), findings=findings, **summary)
+        guarded = []  # the policies the firewall follows (policies stage)
         if stage == "sas":
             # the SAs, and the policies compared only: where they are all in place already (a re-run), the
             # policies stage has nothing to do and skips its module run
@@ -226,13 +228,25 @@ class ActionModule(ActionBase):
             result.pop("pending", None)
         elif args.get("phase", "all") == "all" and (task_vars.get("ansible_facts") or {}).get(IN_PLACE_FACT):
             result = dict(changed=False, msg="every planned policy was in place at the sas stage of this run")
+            policies, left_out = site.with_bypasses(plan["policies"] + plan["deferred_policies"], management)
+            guarded = policies
         else:
-            policies = plan["policies"]
+            policies, guarded = plan["policies"], list(plan["policies"])
             if plan["deferred"]:
-                policies += self._kept(plan["deferred_policies"], netns, task_vars)
+                kept = self._kept(plan["deferred_policies"], netns, task_vars)
+                policies += kept
+                guarded += site.established_entries(pairs, plan["deferred"], kept)
             policies, left_out = site.with_bypasses(policies, management)
+            guarded = site.with_bypasses(guarded, management)[0]
             result = self._execute_module(module_name="xfrm.ipsec.ipsec_policy", task_vars=task_vars,
                                           module_args=dict(policies=policies, exclusive=True, **netns))
+        if stage == "policies" and not result.get("failed"):
+            # what the host holds after this stage, without keys, for the firewall role (exact in check mode): the
+            # pairs of this run, and the pairs a partial run leaves alone as they were meant to be (their leak guard
+            # stays while a policy of theirs is missing)
+            result.setdefault("ansible_facts", {})[PLANNED_FACT] = {
+                "sas": [{k: sa[k] for k in ("src", "dst", "proto")} for sa in plan["sas"]], "policies": guarded,
+                "management": list(management)}
         result.update(summary)
         _add_warnings(result, _left_out(left_out).get("warnings", []))
         return result

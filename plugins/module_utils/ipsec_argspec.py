@@ -130,9 +130,25 @@ def flush_module_spec():
 
 
 def save_module_spec():
-    return dict(argument_spec=dict(path=dict(type="path", required=True),
+    return dict(argument_spec=dict(path=dict(type="path", default="/etc/xfrm-ipsec/state.ip"),
                                    format=dict(type="str", choices=["ip", "setkey"], default="ip"),
                                    managed_only=dict(type="bool", default=True),
+                                   restore_at_boot=dict(type="str", choices=["none", "systemd", "auto"], default="none"),
+                                   state=dict(type="str", choices=["present", "absent"], default="present"),
+                                   **NETNS),
+                supports_check_mode=True)
+
+
+def firewall_module_spec():
+    return dict(argument_spec=dict(state=dict(type="str", choices=["present", "absent"], default="present"),
+                                   sas=dict(type="list", elements="dict"),
+                                   policies=dict(type="list", elements="dict"),
+                                   management=dict(type="list", elements="str", default=[]),
+                                   natt_peers=dict(type="list", elements="str", default=[]),
+                                   drop_plaintext=dict(type="bool", default=True),
+                                   leak_guard=dict(type="bool", default=True),
+                                   backend=dict(type="str", choices=["auto", "nftables", "iptables"], default="auto"),
+                                   dir=dict(type="path", default="/etc/xfrm-ipsec"),
                                    **NETNS),
                 supports_check_mode=True)
 

@@ -15,7 +15,9 @@ import traceback
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply as xapply
+from ansible_collections.xfrm.ipsec.plugins.module_utils import ipsec_system as system
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import firewall as xfirewall
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import ipbatch
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import lint as xlint
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import plan as xplan
@@ -194,8 +196,17 @@ def info(module):
 
 
 def save(module):
-    """ipsec_save: the kernel's SAs and policies, keys included, into a 0600 root file, rewritten only when it differs."""
+    """ipsec_save: the kernel's SAs and policies, keys included, into a 0600 root file rewritten only when it differs;
+    optionally the systemd unit that restores them at boot; or (state absent) all of it removed."""
     params = module.params
+    path = params["path"]
+    if params["state"] == "absent":
+        changed = ([path] if os.path.exists(path) else []) + system.remove_unit(module)
+        if changed and not module.check_mode:
+            system.remove(path)
+        if system.remove_dir_if_empty(module, os.path.dirname(path), leaving=changed):
+            changed.append(os.path.dirname(path))
+        module.exit_json(changed=bool(changed), path=path, removed=changed)
     keep = (lambda e: e.managed) if params["managed_only"] else (lambda e: True)
     transport = open_transport(module)
     with transport:
@@ -208,44 +219,35 @@ def save(module):
         text = setkey.state_text(sas, policies, show_keys=True)[0]
     else:
         text = ipbatch.state_file(sas, policies)
-    path = params["path"]
     try:
-        with open(path, encoding="utf-8") as handle:
-            old = handle.read()
-    except FileNotFoundError:
-        old = None
+        old = system.read_text(path)
     except OSError as exc:
         module.fail_json(msg="cannot read %s: %s" % (path, exc))
-    changed = old != text
-    result = dict(changed=changed, path=path, sas=len(sas), policies=len(policies))
+    changed = [path] if old != text else []
+    result = dict(path=path, sas=len(sas), policies=len(policies))
     if module._diff and changed:
         result["diff"] = {"before": redact_keys(old or ""), "after": redact_keys(text),
                           "before_header": path, "after_header": path}
-    if changed and not module.check_mode:
-        try:
-            write_private(path, text)
-        except OSError as exc:
-            module.fail_json(msg="cannot write %s: %s" % (path, exc))
-    module.exit_json(**result)
-
-
-def write_private(path, text):
-    """text into path, mode 0600 and root's from the first byte (never readable by others, not even briefly), then
-    renamed over the old file in one step."""
-    directory, base = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(directory, ".%s.%d.tmp" % (base, os.getpid()))
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    boot = params["restore_at_boot"]
+    if boot == "systemd" and not system.has_systemd():
+        module.fail_json(msg="restore_at_boot: systemd, but systemd does not run this host (the restore is a systemd "
+                             "unit); nothing was changed", **result)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        if changed and not module.check_mode:
+            if system.private_dir(os.path.dirname(path)):
+                changed.append(os.path.dirname(path))
+            system.write_private(path, text)
+        if boot in ("systemd", "auto") and system.has_systemd():
+            if params["format"] != "ip":
+                module.fail_json(msg="restore_at_boot needs format: ip (the unit runs ip -batch)", **result)
+            changed += system.install_unit(module, path)
+            result["restore_at_boot"] = system.UNIT
+        elif boot == "auto":
+            module.warn("systemd does not run this host: the IPsec state is saved in %s but not restored at boot "
+                        "(until site_vpn.yml runs again)" % path)
+    except OSError as exc:
+        module.fail_json(msg="cannot write %s: %s" % (exc.filename or path, exc.strerror or exc), **result)
+    module.exit_json(changed=bool(changed), changed_files=changed, **result)
 
 
 _KEY_TOKEN = re.compile(r"\b0x([0-9a-fA-F]{16,})\b")
@@ -255,6 +257,65 @@ def redact_keys(text):
     """text with every key (0x and 16 hex digits or more: SPIs have 8) replaced by its fingerprint."""
     return _KEY_TOKEN.sub(lambda m: fingerprint(bytes.fromhex(m.group(1) if len(m.group(1)) % 2 == 0 else "0" + m.group(1))),
                           text)
+
+
+def run_firewall(module):
+    """ipsec_firewall: the rules for this host's IPsec state, written (0600), checked and loaded in one step where
+    the kernel's differ; or (state absent) the table, chains and files removed."""
+    params = module.params
+    directory = params["dir"]
+    all_files = [os.path.join(directory, name) for names in system.FIREWALL_FILES.values() for name in names]
+    if params["state"] == "absent":
+        found = system.present_firewall(module) + [f for f in all_files if os.path.exists(f)]
+        if found and not module.check_mode:
+            system.remove_firewall(module)
+            for name in all_files:
+                system.remove(name)
+        module.exit_json(changed=bool(found), removed=found)
+    if params["sas"] is None or params["policies"] is None:
+        transport = open_transport(module)
+        with transport:
+            sas = [SA.to_dict(sa) for sa in _select(module, transport, params["sas"] is None, SA, lambda e: e.managed)]
+            policies = [POLICY.to_dict(p)
+                        for p in _select(module, transport, params["policies"] is None, POLICY, lambda e: e.managed)]
+        sas = params["sas"] if params["sas"] is not None else sas
+        policies = params["policies"] if params["policies"] is not None else policies
+    else:
+        sas, policies = params["sas"], params["policies"]
+    try:
+        ruleset = xfirewall.plan(sas, policies, management=params["management"], natt_peers=params["natt_peers"],
+                                 drop_plaintext=params["drop_plaintext"], leak_guard=params["leak_guard"])
+    except (KeyError, ValueError, TypeError) as exc:
+        module.fail_json(msg="cannot make rules of these SAs and policies: %s" % exc)
+    texts, digest = system.firewall_texts(ruleset)
+    kind = system.backend(module, params["backend"])
+    mine = system.FIREWALL_FILES[kind]
+    stale = [os.path.join(directory, name) for name in mine
+             if system.read_text(os.path.join(directory, name)) != texts[name]]
+    others = [f for f in all_files if os.path.basename(f) not in mine + (system.LOADED_FILE,) and os.path.exists(f)]
+    loaded = system.is_loaded(module, kind, directory, digest)
+    counts = {chain: len(rules) for chain, rules in ruleset.chains.items()}
+    result = dict(changed=bool(stale or others or not loaded), backend=kind, digest=digest, counts=counts,
+                  path=os.path.join(directory, mine[0]), reloaded=not loaded)
+    if module._diff and result["changed"]:
+        before = system.read_text(result["path"]) or ""
+        result["diff"] = {"before": before, "after": texts[mine[0]], "before_header": result["path"],
+                          "after_header": result["path"]}
+    if module.check_mode or not result["changed"]:
+        module.exit_json(**result)
+    system.check_rules(module, kind, texts)
+    try:
+        system.private_dir(directory)
+        for name in mine:
+            system.write_private(os.path.join(directory, name), texts[name])
+        for name in others:
+            system.remove(name)
+    except OSError as exc:
+        module.fail_json(msg="cannot write %s: %s" % (exc.filename, exc.strerror), **result)
+    if not loaded:
+        system.load(module, kind, directory)
+        system.record_loaded(module, kind, directory, digest)
+    module.exit_json(**result)
 
 
 def run_lint(module):

@@ -28,11 +28,16 @@ attributes:
   diff_mode:
     support: full
     description: The file before and after, each key replaced by its fingerprint.
+  platform:
+    description: The restore unit needs systemd; the file alone does not.
 options:
   path:
-    description: The file to write. Its directory must exist; the file is made 0600, owned by root.
+    description:
+      - The file to write, made 0600 and owned by root (its directory, if missing, 0700).
+      - With O(restore_at_boot), the restore also loads the firewall files M(xfrm.ipsec.ipsec_firewall) wrote in the
+        same directory.
     type: path
-    required: true
+    default: /etc/xfrm-ipsec/state.ip
   format:
     description: C(ip) (C(ip -batch) lines) or C(setkey) (a setkey file).
     type: str
@@ -42,18 +47,41 @@ options:
     description: Only the collection's entries (the default); C(false) saves every SA and policy.
     type: bool
     default: true
+  restore_at_boot:
+    description:
+      - C(systemd) also installs C(/usr/local/sbin/xfrm-ipsec-restore) and the unit C(xfrm-ipsec-restore.service),
+        ordered before C(network-pre.target), and enables it. At boot, before the network comes up, the firewall
+        files of the directory are loaded, then the SAs and policies (C(ip -force -batch) on O(path), which reads the
+        keys from the file, never from argv). Fails where systemd does not run the host.
+      - C(auto) does the same where systemd runs the host, and warns elsewhere; C(none) writes the file only.
+      - The unit is enabled, not started (the state it restores is in place already).
+    type: str
+    choices: [none, systemd, auto]
+    default: none
+  state:
+    description: C(absent) removes the file and, where installed, the unit (disabled first) and its script, and the
+      directory if it is left empty.
+    type: str
+    choices: [present, absent]
+    default: present
 """
 
 EXAMPLES = r"""
-- name: Save this host's IPsec state for the boot-time restore (the role xfrm.ipsec.ipsec_persist does this)
+- name: Save this host's IPsec state and restore it at boot where systemd runs the host (as the role ipsec_persist does)
   xfrm.ipsec.ipsec_save:
     path: /etc/xfrm-ipsec/state.ip
+    restore_at_boot: auto
 
 - name: A setkey-language backup of everything the kernel holds, on the host itself
   xfrm.ipsec.ipsec_save:
     path: /root/ipsec-backup.setkey
     format: setkey
     managed_only: false
+
+- name: Remove the saved state, the unit and its script
+  xfrm.ipsec.ipsec_save:
+    path: /etc/xfrm-ipsec/state.ip
+    state: absent
 """
 
 RETURN = r"""
@@ -63,12 +91,27 @@ path:
   type: str
 sas:
   description: How many SAs the file holds.
-  returned: always
+  returned: when O(state=present)
   type: int
 policies:
   description: How many policies the file holds.
-  returned: always
+  returned: when O(state=present)
   type: int
+changed_files:
+  description: What this run wrote or enabled (the file, the directory, the script, the unit).
+  returned: when O(state=present)
+  type: list
+  elements: str
+restore_at_boot:
+  description: The unit that restores the state at boot.
+  returned: when the unit is installed
+  type: str
+  sample: xfrm-ipsec-restore.service
+removed:
+  description: What O(state=absent) removed (or would remove, in check mode).
+  returned: when O(state=absent)
+  type: list
+  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

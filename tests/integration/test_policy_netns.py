@@ -195,3 +195,25 @@ def test_info_setkey_file_of_a_real_dump_applied_back_gives_the_same_policies(ne
     assert restored["changed"] and restored["summary"]["add"] == 7, restored
     assert policies() == [p for p in before if '"if_id": 5' not in p], "the same policies, foreign ones included"
     assert run_module("ipsec_apply", {"netns": netns, "setkey": text}).only["changed"] is False
+
+
+def test_saved_state_file_is_read_back_by_ip_batch_as_the_same_policies(netns, tmp_path):
+    """The boot-time restore runs `ip -force -batch` on ipsec_save's file: every policy line must be one ip reads
+    (a line ip cannot parse ends the whole batch), and give the same policy, index included."""
+    bypasses = [{"src": "::/0", "dst": "::/0", "proto": "ipv6-icmp", "sport": 135, "dir": d, "priority": 100}
+                for d in ("in", "out")]
+    ported = {"src": "192.0.2.0/24", "dst": "198.51.100.7/32", "proto": "tcp", "sport": 1024, "dport": 443,
+              "dir": "out", "action": "block", "priority": 5}
+    run_module("ipsec_policy", {"netns": netns, "policies": SITE_A_GW + LARTC_216 + bypasses + [ported]})
+    before = run_module("ipsec_info", {"netns": netns, "sas": False}).only["policies"]
+    path = tmp_path / "state.ip"
+    saved = run_module("ipsec_save", {"netns": netns, "path": str(path)}).only
+    assert saved["changed"] and saved["policies"] == 8 and oct(path.stat().st_mode & 0o777) == "0o600"
+    run_module("ipsec_flush", {"netns": netns, "scope": "all"})
+    restored = subprocess.run(["ip", "-n", netns, "-batch", str(path)], capture_output=True, text=True, check=False)
+    assert restored.returncode == 0, restored.stderr
+    after = run_module("ipsec_info", {"netns": netns, "sas": False}).only["policies"]
+    drop = ("counters",)
+    assert sorted(json.dumps({k: v for k, v in p.items() if k not in drop}, sort_keys=True) for p in after) == \
+        sorted(json.dumps({k: v for k, v in p.items() if k not in drop}, sort_keys=True) for p in before)
+    assert run_module("ipsec_save", {"netns": netns, "path": str(path)}).only["changed"] is False

@@ -1,8 +1,10 @@
 """playbooks/site_vpn.yml on two sites (lab topology sites2): gateways gw1 and gw2, a LAN behind each.
 
 The tests run in order on the same guests, as an operator would: check mode on a fresh site, the real
-run (LAN to LAN traffic over IPv4 and IPv6, only ESP on the WAN), the second run (changed=0, no key in
-the -vvv output), then flush.yml (the roles' entries gone, a hand-made entry kept, forwarding back).
+run (LAN to LAN traffic over IPv4 and IPv6, only ESP on the WAN), the firewall on the gateways (leak guard
+on postrouting, plaintext dropped on forward where a policy went missing, a run repairs both), the second
+run (changed=0, no key in the -vvv output), then flush.yml (the roles' entries and firewall gone, a
+hand-made entry kept, forwarding back).
 """
 
 import re
@@ -10,7 +12,7 @@ import re
 import pytest
 
 from ansible_run import Site, changed_hosts, task_results
-from traffic import Capture, ping
+from traffic import Capture, nft_counter, ping, send_plaintext_udp
 
 MASTER = "sites2 lab master secret: a test vector, not a real secret"
 GATEWAYS = ("gw1", "gw2")
@@ -30,7 +32,8 @@ def xfrm(lab, node):
 def test_check_mode_on_a_fresh_site_predicts_every_change_and_changes_nothing(lab, workdir):
     runner = Site(lab.inventory, MASTER, workdir)
     for node in GATEWAYS:
-        lab.ssh(node, "ip xfrm state flush; ip xfrm policy flush; rm -rf /var/lib/xfrm-ipsec /etc/sysctl.d/90-xfrm-ipsec.conf; "
+        lab.ssh(node, "ip xfrm state flush; ip xfrm policy flush; rm -rf /var/lib/xfrm-ipsec /etc/sysctl.d/90-xfrm-ipsec.conf "
+                      "/etc/xfrm-ipsec; nft delete table inet xfrm_ipsec 2>/dev/null; "
                       "sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0")
     lab.ssh("gw1", FOREIGN)
     before = {node: xfrm(lab, node) for node in GATEWAYS}
@@ -62,6 +65,31 @@ def test_site_vpn_keys_both_sites_and_only_esp_crosses_the_wan(lab, workdir):
 
 
 @pytest.mark.lab("sites2")
+def test_gateways_drop_what_would_cross_the_wan_in_clear_and_a_run_repairs_a_missing_policy(lab, workdir):
+    runner = Site(lab.inventory, MASTER, workdir)
+    gw1, gw2 = lab.hosts["gw1"], lab.hosts["gw2"]
+    out_rule = "out %s -> %s" % (gw2["lab_lan"], gw1["lab_lan"])
+    fwd_rule = "fwd %s -> %s" % (gw2["lab_lan"], gw1["lab_lan"])
+    # a LAN host's datagrams that no IPsec policy of gw2 takes: gw2's leak guard drops them on postrouting
+    leaked = nft_counter(lab, "gw2", "postrouting", out_rule)
+    send_plaintext_udp(lab, "gw2", gw2["lab_lan_host"], gw1["lab_lan_host"], netns="lan")
+    assert nft_counter(lab, "gw2", "postrouting", out_rule) == leaked + 5
+    # let out by a hand-made exception, toward a gw1 whose fwd policy was deleted by hand: gw1's forward chain drops
+    # them (with the fwd policy in place, the kernel's own check drops them first, before the forward hook)
+    lab.ssh("gw2", "nft insert rule inet xfrm_ipsec postrouting udp dport 9999 accept")
+    lab.ssh("gw1", "ip xfrm policy delete src %s dst %s dir fwd" % (gw2["lab_lan"], gw1["lab_lan"]))
+    dropped = nft_counter(lab, "gw1", "forward", fwd_rule)
+    with Capture(lab, "gw1", "veth0", "udp port 9999", direction="out") as lan1:
+        send_plaintext_udp(lab, "gw2", gw2["lab_lan_host"], gw1["lab_lan_host"], netns="lan")
+    assert nft_counter(lab, "gw1", "forward", fwd_rule) == dropped + 5
+    assert lan1.count("UDP") == 0, "nothing reached the LAN: %s" % lan1.lines
+    repaired = runner.run("site_vpn.yml")
+    assert repaired.returncode == 0 and changed_hosts(repaired.doc)["gw1"] >= 1, repaired.stdout[-2000:]
+    assert "udp dport 9999" not in lab.ssh("gw2", "nft list chain inet xfrm_ipsec postrouting").stdout
+    assert ping(lab, "gw2", gw1["lab_lan_host"], count=3, netns="lan") == 3
+
+
+@pytest.mark.lab("sites2")
 def test_a_second_run_changes_nothing_and_no_key_reaches_the_output(lab, workdir):
     runner = Site(lab.inventory, MASTER, workdir)
     again = runner.run("site_vpn.yml", "--diff", as_json=False, verbosity=3)
@@ -89,7 +117,8 @@ def test_flush_removes_what_the_roles_made_and_keeps_foreign_entries(lab, workdi
         left = xfrm(lab, node)
         assert "reqid 1879048448" not in left and "2001:db8" not in left and "198.51.100" not in left, (node, left)
         assert lab.ssh(node, "cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding").stdout.split() == ["0", "0"]
-        lab.ssh(node, "test ! -e /var/lib/xfrm-ipsec/forwarding.json && test ! -e /etc/sysctl.d/90-xfrm-ipsec.conf")
+        lab.ssh(node, "test ! -e /var/lib/xfrm-ipsec/forwarding.json && test ! -e /etc/sysctl.d/90-xfrm-ipsec.conf "
+                      "&& test ! -e /etc/xfrm-ipsec && ! nft list table inet xfrm_ipsec 2>/dev/null")
     assert "spi 0x00000999" in xfrm(lab, "gw1") and "dst 192.0.2.99/32" in xfrm(lab, "gw1"), "foreign entries survive"
     again = runner.run("flush.yml")
     assert changed_hosts(again.doc) == {"gw1": 0, "gw2": 0}

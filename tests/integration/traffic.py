@@ -35,9 +35,42 @@ class Capture:
 
 
 def flush_xfrm(lab, *nodes):
-    """Every SA and policy of the guests gone (the kernel's flush: the tests' own clean slate)."""
+    """Every SA and policy of the guests gone (the kernel's flush: the tests' own clean slate), and the firewall
+    site_vpn.yml loads with them (its leak guard would drop what the next test sends in clear)."""
     for node in nodes:
-        lab.ssh(node, "ip xfrm state flush; ip xfrm policy flush")
+        lab.ssh(node, "ip xfrm state flush; ip xfrm policy flush; nft delete table inet xfrm_ipsec 2>/dev/null; "
+                      "rm -f /etc/xfrm-ipsec/firewall.*; true")
+
+
+def send_plaintext_udp(lab, node, src, dst, port=9999, count=5, netns=None):
+    """count UDP datagrams from src to dst:port, sent in clear: a higher-priority allow policy (added, then removed)
+    takes them past the node's IPsec policies. What the firewall makes of them is the test's to check."""
+    family = "-6 " if ":" in dst else ""
+    where = "ip netns exec %s " % netns if netns else ""
+    bypass = "src %s dst %s proto 17 dport %d dir out" % (src, dst, port)
+    lab.ssh(node, "ip %sxfrm policy add %s priority 1 action allow" % (family, bypass))
+    try:
+        lab.ssh(node, "%spython3 -c 'import socket; s = socket.socket(socket.%s, socket.SOCK_DGRAM); "
+                      "[s.sendto(b\"clear\", (\"%s\", %d)) for _ in range(%d)]'"
+                % (where, "AF_INET6" if family else "AF_INET", dst, port, count), check=False)
+    finally:
+        lab.ssh(node, "ip %sxfrm policy delete %s" % (family, bypass))
+
+
+def nft_counter(lab, node, chain, comment):
+    """The packets counted by the rule of the collection's table whose comment is `comment` (0 if none)."""
+    out = lab.ssh(node, "nft list chain inet xfrm_ipsec %s" % chain, check=False).stdout
+    for line in out.splitlines():
+        if 'comment "%s"' % comment in line:
+            found = re.search(r"counter packets (\d+)", line)
+            return int(found.group(1)) if found else 0
+    return 0
+
+
+def xfrm_stat(lab, node):
+    """/proc/net/xfrm_stat as {name: count}."""
+    out = lab.ssh(node, "cat /proc/net/xfrm_stat").stdout
+    return {name: int(value) for name, value in re.findall(r"^(\w+)\s+(\d+)", out, re.M)}
 
 
 def ping(lab, node, address, count=5, netns=None):

@@ -37,9 +37,10 @@ def inventory(mesh=None, gateways=None, common=None):
     return groups, hostvars
 
 
-def run(host, stage, groups, hostvars, play=None, check=False, pending=(), **args):
+def run(host, stage, groups, hostvars, play=None, check=False, pending=(), held=(), **args):
     """Run the action for host; returns (result, [(module, module_args)] it sent to the host).
-    pending: what ipsec_apply answers the sas stage about the policies (compared only)."""
+    pending: what ipsec_apply answers the sas stage about the policies (compared only); held: the policies
+    ipsec_info finds in the kernel."""
     pending = list(pending)
     sent = []
     task = SimpleNamespace(args=dict(args, stage=stage), async_val=0, check_mode=check, action="xfrm.ipsec.ipsec_site")
@@ -49,7 +50,7 @@ def run(host, stage, groups, hostvars, play=None, check=False, pending=(), **arg
     def execute(module_name, module_args, task_vars):
         sent.append((module_name, json.loads(json.dumps(module_args))))
         if module_name.endswith("ipsec_info"):
-            return {"policies": []}
+            return {"policies": list(held)}
         return dict({"changed": True}, **({"pending": pending} if module_name.endswith("ipsec_apply") else {}))
 
     action._execute_module = execute  # pylint: disable=protected-access
@@ -150,6 +151,21 @@ def test_policies_go_only_toward_ready_peers_and_the_others_are_deferred():
     peers = {p["dst"] for p in policies if p["dir"] == "out" and p["templates"]}
     assert peers == {"192.0.2.2/32", "2001:db8::2/128"} or peers == {"192.0.2.2", "2001:db8::2"}
     validate_policies({"policies": policies})
+
+
+def test_the_firewall_follows_ready_pairs_and_deferred_pairs_keyed_before_but_not_new_ones():
+    groups, hostvars = inventory()
+    hostvars["h2"]["ansible_facts"] = {READY_FACT: True}
+    held = [{"src": "192.0.2.3/32", "dst": "192.0.2.1/32", "proto": "any", "dir": "in", "action": "allow",
+             "priority": 0, "templates": [{"proto": "esp", "mode": "transport", "level": "required",
+                                           "reqid": site.REQID}]}]  # h1~h3 was keyed before; its out policy is gone
+    result, _sent = run("h1", "policies", groups, hostvars, play=["h1", "h2", "h3"], held=held)
+    planned = result["ansible_facts"]["__ipsec_site_planned"]
+    guarded = {(p["dir"], p["src"], p["dst"]) for p in planned["policies"] if p["templates"]}
+    assert ("out", "192.0.2.1", "192.0.2.3") in guarded, "the leak guard of a pair keyed before stays"
+    assert not [g for g in guarded if "192.0.2.4" in g[1:]], "a pair never keyed (h4) gets no rule"
+    assert {("out", "192.0.2.1", "192.0.2.2"), ("in", "192.0.2.2", "192.0.2.1")} <= guarded
+    assert all("key" not in json.dumps(sa) for sa in planned["sas"]) and planned["sas"][0].keys() == {"src", "dst", "proto"}
 
 
 def test_phase_policies_treats_every_peer_as_ready():

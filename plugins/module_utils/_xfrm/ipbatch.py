@@ -42,10 +42,11 @@ def _ip_selector(sel):
     words = ["src", str(sel.src), "dst", str(sel.dst)]
     if sel.proto:
         words += ["proto", str(sel.proto)]
+    icmp = sel.proto in (1, 58)  # ICMP's type and code ride in the ports; ip names them type and code
     if sel.sport_mask:
-        words += ["sport", str(sel.sport)]
+        words += ["type" if icmp else "sport", str(sel.sport)]
     if sel.dport_mask:
-        words += ["dport", str(sel.dport)]
+        words += ["code" if icmp else "dport", str(sel.dport)]
     return words
 
 

@@ -265,6 +265,23 @@ def with_bypasses(policies, management):
     return bypasses + kept, left_out
 
 
+def established_entries(pairs, deferred, kept):
+    """The planned policies of the deferred pairs that the kernel still holds part of (pairs keyed before): what the
+    firewall keeps guarding while a partial run leaves those pairs alone. A deferred pair with nothing in the kernel
+    (a peer never keyed yet) gets no rule: nothing may drop its traffic before both ends are ready."""
+    def ends(policy):
+        return (ipaddress.ip_network(policy["src"], strict=False), ipaddress.ip_network(policy["dst"], strict=False),
+                policy["dir"])
+    held = {ends(policy) for policy in kept}
+    out = []
+    for pair in pairs:
+        if pair.peer.name in deferred:
+            entries = policy_entries(pair)
+            if any(ends(entry) in held for entry in entries):
+                out += entries
+    return out
+
+
 def _selector_key(policy):
     return (ipaddress.ip_network(policy["src"], strict=False), ipaddress.ip_network(policy["dst"], strict=False),
             policy["dir"], policy.get("proto"), policy.get("sport"), policy.get("dport"))

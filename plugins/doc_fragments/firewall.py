@@ -1,0 +1,31 @@
+# Copyright (c) 2026 xfrm.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """The options of the firewall's rules, shared by the module ipsec_firewall and the filter firewall_rules."""
+
+    DOCUMENTATION = r"""
+options:
+  management:
+    description: Addresses never dropped (the connection Ansible uses).
+    type: list
+    elements: str
+    default: []
+  natt_peers:
+    description: Peers whose UDP 4500 (ESP in UDP, NAT traversal) is accepted.
+    type: list
+    elements: str
+    default: []
+  drop_plaintext:
+    description: Drop what matches an C(in) or C(fwd) IPsec policy but did not arrive through IPsec.
+    type: bool
+    default: true
+  leak_guard:
+    description: Drop what matches an C(out) IPsec policy but would leave without IPsec (a missing SA or policy
+      drops instead of sending plaintext).
+    type: bool
+    default: true
+"""
