@@ -200,6 +200,8 @@ def save(module):
     optionally the systemd unit that restores them at boot; or (state absent) all of it removed."""
     params = module.params
     path = params["path"]
+    if params["state"] == "present" and params["restore_at_boot"] != "none" and params["format"] != "ip":
+        module.fail_json(msg="restore_at_boot needs format: ip (the unit runs ip -batch); nothing was changed")
     if params["state"] == "absent":
         changed = ([path] if os.path.exists(path) else []) + system.remove_unit(module)
         if changed and not module.check_mode:
@@ -238,8 +240,6 @@ def save(module):
                 changed.append(os.path.dirname(path))
             system.write_private(path, text)
         if boot in ("systemd", "auto") and system.has_systemd():
-            if params["format"] != "ip":
-                module.fail_json(msg="restore_at_boot needs format: ip (the unit runs ip -batch)", **result)
             changed += system.install_unit(module, path)
             result["restore_at_boot"] = system.UNIT
         elif boot == "auto":
@@ -312,7 +312,9 @@ def run_firewall(module):
             system.remove(name)
     except OSError as exc:
         module.fail_json(msg="cannot write %s: %s" % (exc.filename, exc.strerror), **result)
-    if not loaded:
+    if others:  # the other backend's rules were this host's: out of the kernel too, then ours in
+        system.remove_firewall(module)
+    if not loaded or others:
         system.load(module, kind, directory)
         system.record_loaded(module, kind, directory, digest)
     module.exit_json(**result)

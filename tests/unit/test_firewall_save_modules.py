@@ -146,3 +146,20 @@ def test_save_without_systemd_warns_with_auto_and_fails_with_systemd(tools, kern
     required = run(ipsec_save, {"path": str(tmp_path / "other.ip"), "restore_at_boot": "systemd"})
     assert required["failed"] and "systemd does not run this host" in required["msg"]
     assert not (tmp_path / "other.ip").exists()
+
+
+def test_firewall_moving_to_the_other_backend_takes_the_old_rules_out(tools, kernel, tmp_path):  # noqa: F811
+    keyed(kernel)
+    run(ipsec_firewall, {"dir": str(tmp_path)})
+    assert tools.table is not None
+    moved = run(ipsec_firewall, {"dir": str(tmp_path), "backend": "iptables"})
+    assert moved["changed"] and moved["backend"] == "iptables" and tools.table is None, "the nft table went"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["firewall.ip6tables", "firewall.iptables", "firewall.loaded"]
+    assert ["iptables-restore", "--noflush", str(tmp_path / "firewall.iptables")] in tools.commands
+
+
+def test_save_refuses_a_setkey_file_for_the_boot_restore_before_writing(tools, kernel, tmp_path):  # noqa: F811
+    keyed(kernel)
+    refused = run(ipsec_save, {"path": str(tmp_path / "state"), "format": "setkey", "restore_at_boot": "auto"})
+    assert refused["failed"] and "restore_at_boot needs format: ip" in refused["msg"]
+    assert list(tmp_path.iterdir()) == []
