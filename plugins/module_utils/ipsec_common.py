@@ -264,7 +264,8 @@ def run_firewall(module):
     the kernel's differ; or (state absent) the table, chains and files removed."""
     params = module.params
     directory = params["dir"]
-    all_files = [os.path.join(directory, name) for names in system.FIREWALL_FILES.values() for name in names]
+    rules_files = [os.path.join(directory, name) for names in system.FIREWALL_FILES.values() for name in names]
+    all_files = rules_files + [os.path.join(directory, system.LOADED_FILE)]
     if params["state"] == "absent":
         found = system.present_firewall(module) + [f for f in all_files if os.path.exists(f)]
         if found and not module.check_mode:
@@ -272,16 +273,14 @@ def run_firewall(module):
             for name in all_files:
                 system.remove(name)
         module.exit_json(changed=bool(found), removed=found)
-    if params["sas"] is None or params["policies"] is None:
+    sas, policies = params["sas"], params["policies"]
+    if sas is None or policies is None:  # what is not given: the collection's entries in the kernel
         transport = open_transport(module)
         with transport:
-            sas = [SA.to_dict(sa) for sa in _select(module, transport, params["sas"] is None, SA, lambda e: e.managed)]
-            policies = [POLICY.to_dict(p)
-                        for p in _select(module, transport, params["policies"] is None, POLICY, lambda e: e.managed)]
-        sas = params["sas"] if params["sas"] is not None else sas
-        policies = params["policies"] if params["policies"] is not None else policies
-    else:
-        sas, policies = params["sas"], params["policies"]
+            if sas is None:
+                sas = [SA.to_dict(sa) for sa in _select(module, transport, True, SA, lambda e: e.managed)]
+            if policies is None:
+                policies = [POLICY.to_dict(p) for p in _select(module, transport, True, POLICY, lambda e: e.managed)]
     try:
         ruleset = xfirewall.plan(sas, policies, management=params["management"], natt_peers=params["natt_peers"],
                                  drop_plaintext=params["drop_plaintext"], leak_guard=params["leak_guard"])
@@ -292,7 +291,7 @@ def run_firewall(module):
     mine = system.FIREWALL_FILES[kind]
     stale = [os.path.join(directory, name) for name in mine
              if system.read_text(os.path.join(directory, name)) != texts[name]]
-    others = [f for f in all_files if os.path.basename(f) not in mine + (system.LOADED_FILE,) and os.path.exists(f)]
+    others = [f for f in rules_files if os.path.basename(f) not in mine and os.path.exists(f)]
     loaded = system.is_loaded(module, kind, directory, digest)
     counts = {chain: len(rules) for chain, rules in ruleset.chains.items()}
     result = dict(changed=bool(stale or others or not loaded), backend=kind, digest=digest, counts=counts,

@@ -16,8 +16,8 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import firewall
 RESTORE_SCRIPT = "/usr/local/sbin/xfrm-ipsec-restore"
 UNIT = "xfrm-ipsec-restore.service"
 UNIT_PATH = "/etc/systemd/system/" + UNIT
-FIREWALL_FILES = {"nftables": ("firewall.nft",), "iptables": ("firewall.iptables", "firewall.ip6tables"),
-                  "": ("firewall.loaded",)}
+FIREWALL_FILES = {"nftables": ("firewall.nft",), "iptables": ("firewall.iptables", "firewall.ip6tables")}
+LOADED_FILE = "firewall.loaded"  # the digest loaded and a hash of the kernel's listing right after: hand edits show
 IPTABLES_HOOKS = ("INPUT", "FORWARD", "OUTPUT")
 
 
@@ -82,9 +82,6 @@ def firewall_texts(ruleset):
     nft, digest = firewall.nft_file(ruleset)
     return {"firewall.nft": nft, "firewall.iptables": firewall.iptables_restore(ruleset, 4, digest),
             "firewall.ip6tables": firewall.iptables_restore(ruleset, 6, digest)}, digest
-
-
-LOADED_FILE = "firewall.loaded"  # the digest loaded and a hash of the kernel's listing right after: hand edits show
 
 
 def listing(module, kind):

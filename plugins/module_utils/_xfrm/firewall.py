@@ -117,6 +117,8 @@ def plan(sas, policies, management=(), natt_peers=(), drop_plaintext=True, leak_
 _NFT_FAMILY = {4: "ip", 6: "ip6"}
 _NFT_ADDR_TYPE = {4: "ipv4_addr", 6: "ipv6_addr"}
 _NFT_ICMP = {1: "icmp", 58: "icmpv6"}
+# what did not cross IPsec: on the way in, no secpath (not decrypted); on the way out, no transform on the route
+_NFT_MISSING = {"input": "meta ipsec missing", "forward": "meta ipsec missing", "postrouting": "rt ipsec missing"}
 
 
 def _nft_match(rule):
@@ -158,9 +160,9 @@ def nft_table(ruleset):
         for family in (4, 6):
             body += _set(name, family, addresses[family])
     ipsec = "{ %s }" % ", ".join(IPSEC_PROTOCOLS)
-    for chain, hook in (("input", "input"), ("forward", "forward"), ("postrouting", "postrouting")):
+    for chain in CHAINS.values():  # each chain is named after its hook
         body.append("\tchain %s {" % chain)
-        body.append("\t\ttype filter hook %s priority filter; policy accept;" % hook)
+        body.append("\t\ttype filter hook %s priority filter; policy accept;" % chain)
         if chain == "input":
             body += ["\t\tip saddr @management_v4 accept", "\t\tip6 saddr @management_v6 accept",
                      "\t\tip saddr @peers_v4 meta l4proto %s counter accept" % ipsec,
@@ -170,12 +172,11 @@ def nft_table(ruleset):
         elif chain == "postrouting":
             body += ["\t\tip daddr @management_v4 accept", "\t\tip6 daddr @management_v6 accept",
                      "\t\tmeta l4proto { esp, ah, comp } accept"]
-        missing = {"input": "meta ipsec missing", "forward": "meta ipsec missing", "postrouting": "rt ipsec missing"}
         for rule in ruleset.chains[chain]:
             if rule.verdict == "accept":
                 body.append("\t\t%s accept comment \"%s\"" % (_nft_match(rule), rule.policy))
             else:
-                body.append("\t\t%s %s counter drop comment \"%s\"" % (_nft_match(rule), missing[chain], rule.policy))
+                body.append("\t\t%s %s counter drop comment \"%s\"" % (_nft_match(rule), _NFT_MISSING[chain], rule.policy))
         body.append("\t}")
     text = "\n".join(body) + "\n"
     return text, "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -139,12 +139,13 @@ def state_text(sas, policies, show_keys=False):
 
     lines = [AS_DUMPED + "  (a comment to setkey: fwd policies are listed, reqids are the kernel's)", "flush;", "spdflush;"]
     unexpressed = []
+    # printer(entry, keys shown): a policy has no key, so its text is the same either way
     for entries, printer, validate, noun in ((sas, sa_statement, validate_sas, "SA"),
-                                             (policies, policy_statement, validate_policies, "policy")):
+                                             (policies, lambda p, _keys: policy_statement(p), validate_policies, "policy")):
         for entry in entries:
-            full = printer(entry, show_keys=True) if printer is sa_statement else printer(entry)
+            full = printer(entry, True)
             lacking = _lacking(entry, full, validate)
-            shown = printer(entry, show_keys) if printer is sa_statement else full
+            shown = full if show_keys else printer(entry, False)
             if lacking:
                 unexpressed.append("%s %s: setkey's language has no %s" % (noun, entry.identity, ", ".join(lacking)))
                 lines.append("# not expressible in setkey's language (%s): %s" % (", ".join(lacking), shown))
