@@ -16,12 +16,14 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import keys, lint, site
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import keys, lint, rotation, site
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import ValidationError, validate_policies, validate_sas
 
-STAGES = ("scan", "sas", "policies", "plan")
+STAGES = ("scan", "sas", "policies", "retire", "status", "plan")
 READY_FACT = "__ipsec_site_sas_ready"
+SUPERSEDED_FACT = "__ipsec_site_superseded"  # the sas stage kept these SAs: the previous generation of its directions
+SWITCHED_FACT = "__ipsec_site_switched"  # the policies stage left the outbound policies toward these peers on target
 IN_PLACE_FACT = "__ipsec_site_policies_in_place"   # the sas stage found every planned policy in place
 PLANNED_FACT = "__ipsec_site_planned"  # after the policies stage: this host's SAs (addresses) and policies, no keys
 POLICY_OPTIONS = ("src", "dst", "proto", "sport", "dport", "dir", "action", "priority", "templates", "mark", "if_id",
@@ -174,7 +176,8 @@ def _add_warnings(result, warnings):
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("stage", "master_secret", "generation", "spi_collisions", "management", "phase", "netns"))
+    _VALID_ARGS = frozenset(("stage", "master_secret", "generation", "spi_collisions", "management", "phase", "netns",
+                             "require_peers"))
 
     def run(self, tmp=None, task_vars=None):
         super().run(tmp, task_vars)
@@ -186,25 +189,27 @@ class ActionModule(ActionBase):
         if not master:
             raise AnsibleActionFail("master_secret is empty: set ipsec_master_secret (ansible-vault encrypt_string, "
                                     "see the roles' README)")
-        try:
-            generation = int(args.get("generation", task_vars.get("ipsec_generation")) or 0)
-        except (TypeError, ValueError):
-            raise AnsibleActionFail("generation: %r is not a number" % args.get("generation")) from None
         deriver = keys.Deriver(to_bytes(master, errors="surrogate_or_strict"))
         inventory = Inventory(task_vars, self._templar)
         host = task_vars["inventory_hostname"]
+        netns = {"netns": args["netns"]} if args.get("netns") else {}
         try:
+            generation = site.pair_generations(args.get("generation", inventory.var(host, "ipsec_generation")),
+                                               inventory.var(host, "ipsec_pair_generations"), "ipsec_pair_generations")
             with paused_gc():  # a site of thousands of pairs: see gc_pause.py
                 if stage == "scan":
                     return self._scan(deriver, inventory, generation)
                 pairs = [p for kind in site.KINDS for p in inventory.pairs(kind, host)]
                 collisions = {tuple(c[:4]): c[4] for c in args.get("spi_collisions") or ()}
+                if stage == "retire":
+                    return self._retire(task_vars, pairs, netns)
+                if stage == "status":
+                    return self._status(task_vars, deriver, pairs, generation, collisions, netns)
                 ready = None if stage in ("sas", "plan") or args.get("phase") == "policies" else self._ready(task_vars, pairs)
                 plan = site.plan_host(deriver, pairs, generation, collisions, ready=ready)
         except site.SiteError as exc:
             raise AnsibleActionFail(str(exc)) from None
         summary = {"pairs": sorted(p.name for p in pairs), "deferred": plan["deferred"]}
-        netns = {"netns": args["netns"]} if args.get("netns") else {}
         management = args.get("management")
         if management is None:
             management = self._management(task_vars)
@@ -220,16 +225,19 @@ class ActionModule(ActionBase):
             # the SAs, and the policies compared only: where they are all in place already (a re-run), the
             # policies stage has nothing to do and skips its module run
             policies, left_out = site.with_bypasses(plan["policies"], management)
+            # the SAs of another generation of the same directions stay (superseded: keep) until the retire stage
             result = self._execute_module(module_name="xfrm.ipsec.ipsec_apply", task_vars=task_vars,
                                           module_args=dict(sas=plan["sas"], policies=policies, exclusive=True,
-                                                           compare_only=["policies"], **netns))
+                                                           compare_only=["policies"], superseded="keep", **netns))
             in_place = not result.get("failed") and result.get("pending") == []
-            result.setdefault("ansible_facts", {}).update({READY_FACT: not result.get("failed"), IN_PLACE_FACT: in_place})
+            result.setdefault("ansible_facts", {}).update({READY_FACT: not result.get("failed"), IN_PLACE_FACT: in_place,
+                                                           SUPERSEDED_FACT: result.get("superseded") or []})
             result.pop("pending", None)
         elif args.get("phase", "all") == "all" and (task_vars.get("ansible_facts") or {}).get(IN_PLACE_FACT):
             result = dict(changed=False, msg="every planned policy was in place at the sas stage of this run")
             policies, left_out = site.with_bypasses(plan["policies"] + plan["deferred_policies"], management)
             guarded = policies
+            switched = [p.peer.name for p in pairs]
         else:
             policies, guarded = plan["policies"], list(plan["policies"])
             if plan["deferred"]:
@@ -240,6 +248,9 @@ class ActionModule(ActionBase):
             guarded = site.with_bypasses(guarded, management)[0]
             result = self._execute_module(module_name="xfrm.ipsec.ipsec_policy", task_vars=task_vars,
                                           module_args=dict(policies=policies, exclusive=True, **netns))
+            switched = [p.peer.name for p in pairs if p.peer.name not in plan["deferred"]]
+        if stage == "policies":
+            result.setdefault("ansible_facts", {})[SWITCHED_FACT] = [] if result.get("failed") else switched
         if stage == "policies" and not result.get("failed"):
             # what the host holds after this stage, without keys, for the firewall role (exact in check mode): the
             # pairs of this run, and the pairs a partial run leaves alone as they were meant to be (their leak guard
@@ -260,6 +271,56 @@ class ActionModule(ActionBase):
         if collisions:
             result["warnings"] = ["SPI collision resolved at %s: pair %s %s->%s %s takes SPI 0x%08x instead of its first "
                                   "choice" % (c[2], c[0], c[1], c[2], c[3], c[4]) for c in collisions]
+        return result
+
+    def _retire(self, task_vars, pairs, netns):
+        """Delete the superseded SAs (kept by this run's sas stage) of the pairs whose two peers both switched their
+        outbound policies in this run; the others keep them, as their peer may still send with them."""
+        facts = task_vars.get("ansible_facts") or {}
+        mine = set(facts.get(SWITCHED_FACT) or ())
+        me = task_vars["inventory_hostname"]
+        in_play = set(task_vars.get("ansible_play_hosts") or ())
+        hostvars = task_vars["hostvars"]
+        pair_of = {}
+        for pair in pairs:
+            for a, b in pair.links():
+                pair_of[(a, b)] = pair_of[(b, a)] = pair
+        done = {p.peer.name for p in pairs if p.peer.name in mine and p.peer.name in in_play
+                and me in ((hostvars[p.peer.name].get("ansible_facts") or {}).get(SWITCHED_FACT) or ())}
+        retired, waiting = [], set()
+        for sa in facts.get(SUPERSEDED_FACT) or ():
+            pair = pair_of.get((sa["src"], sa["dst"]))
+            if pair is not None and pair.peer.name in done:
+                retired.append(sa)
+            elif pair is not None:
+                waiting.add(pair.name)
+        summary = dict(retired=[sa["entry"] for sa in retired], waiting=sorted(waiting))
+        if not retired:
+            return dict(changed=False, **summary)
+        result = self._execute_module(module_name="xfrm.ipsec.ipsec_apply", task_vars=task_vars, module_args=dict(
+            sas=[dict({k: sa[k] for k in ("src", "dst", "proto", "spi", "mark") if k in sa}, state="absent") for sa in retired],
+            **netns))
+        result.update(summary)
+        return result
+
+    def _status(self, task_vars, deriver, pairs, generation, collisions, netns):
+        """Each pair's key generation as the kernel holds it, against the inventory's (see rotation.pair_status)."""
+        info = self._execute_module(module_name="xfrm.ipsec.ipsec_info", task_vars=task_vars,
+                                    module_args=dict(managed_only=True, **netns))
+        if info.get("failed"):
+            raise AnsibleActionFail("cannot read the SAs and policies of %s: %s"
+                                    % (task_vars["inventory_hostname"], info.get("msg")))
+        report = rotation.pair_status(deriver, pairs, generation, collisions, info["sas"], info["policies"])
+        result = dict(changed=False, generations=report)
+        if self._task.args.get("require_peers"):
+            in_run = set(task_vars.get("ansible_play_hosts_all") or ())
+            outside = ["%s (peer %s)" % (name, entry["peer"]) for name, entry in sorted(report.items())
+                       if entry["state"] in rotation.MOVING and entry["peer"] not in in_run]
+            if outside:
+                raise AnsibleActionFail(
+                    "these pairs are between two generations or due to move, and their peer is not in this run: %s. A "
+                    "rotation moves both peers of a pair or neither: add the peers to --limit, or run without --limit"
+                    % ", ".join(outside))
         return result
 
     def _ready(self, task_vars, pairs):

@@ -113,6 +113,7 @@ def apply_module_spec():
                 policies=dict(type="list", elements="dict", options=POLICY, default=[]),
                 exclusive=dict(type="bool", default=False),
                 compare_only=dict(type="list", elements="str", choices=["sas", "policies"], default=[]),
+                superseded=dict(type="str", choices=["delete", "keep"], default="delete"),
                 setkey=dict(type="str", no_log=True),
                 setkey_flush=dict(type="str", choices=list(FLUSH_SCOPES), default="managed"))
     spec.update(NETNS)

@@ -24,7 +24,7 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import plan as xp
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import setkey
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import validate as xvalidate
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.plan import plan_diff, plan_report
-from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.render import entry_dict, fingerprint
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.render import entry_dict, fingerprint, superseded_dict
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.tables import POLICY, SA, TABLES
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import Transport, XfrmError
 
@@ -111,9 +111,14 @@ def _run(module, tables, compare_only, requested):
         haves = {table: read(module, transport, table) for table in tables}
         if callable(requested):
             requested = requested(haves)
-        applied, pending = {}, []
+        applied, pending, superseded = {}, [], []
         for table, (want, absent) in requested.items():
-            changes = table.plan(want, absent, haves[table], module.params["exclusive"])
+            have = haves[table]
+            if table is SA and module.params.get("superseded") == "keep":
+                superseded = xplan.superseded_sas(want, have)
+                kept = {sa.identity for sa in superseded}
+                have = [sa for sa in have if sa.identity not in kept]
+            changes = table.plan(want, absent, have, module.params["exclusive"])
             if table in compare_only:
                 pending += changes
             else:
@@ -122,6 +127,8 @@ def _run(module, tables, compare_only, requested):
         result = plan_report(changes)
         if "compare_only" in module.params:
             result["pending"] = plan_report(pending)["actions"]
+        if module.params.get("superseded") == "keep":
+            result["superseded"] = [superseded_dict(sa) for sa in superseded]
         if module._diff:
             result["diff"] = plan_diff(changes)
         if changes and not module.check_mode:

@@ -188,6 +188,17 @@ options:
     elements: str
     choices: [sas, policies]
     default: []
+  superseded:
+    description:
+      - "What becomes of a managed SA that is not listed but carries the traffic of a listed one (the same C(src),
+        C(dst), C(proto) and mark) under another SPI: the previous key generation of that direction. C(delete) (the
+        default) treats it like any other SA: O(exclusive) removes it. C(keep) leaves it in place and returns it in
+        RV(superseded), the first step of a make-before-break rotation: the new SAs are added next to the old ones,
+        the outbound policies are switched to the new SPIs on both peers, and only then are the old SAs deleted
+        (playbooks/rotate_keys.yml, docs/rotation.md)."
+    type: str
+    choices: [delete, keep]
+    default: delete
 seealso:
   - module: xfrm.ipsec.ipsec_sa
   - module: xfrm.ipsec.ipsec_policy
@@ -255,6 +266,14 @@ summary:
   returned: always
   type: dict
   sample: {add: 4, update: 0, replace: 0, delete: 0}
+superseded:
+  description:
+    - With O(superseded=keep), the managed SAs kept because a listed SA carries their traffic under another SPI, each
+      as the C(src), C(dst), C(proto) and C(spi) that delete it (C(state=absent)), and C(entry), its name. No key.
+  returned: when O(superseded=keep)
+  type: list
+  elements: dict
+  sample: [{src: 192.0.2.1, dst: 192.0.2.2, proto: esp, spi: 3735928558, entry: "esp spi 0xdeadbeee dst 192.0.2.2"}]
 failures:
   description: The entries the kernel refused, with its reason, when the module failed (everything was undone).
   returned: failure

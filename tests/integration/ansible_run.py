@@ -116,7 +116,9 @@ class Site:
     def popen(self, playbook="site_vpn.yml", *extra):
         cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", str(self.inventory),
                str(PLAYBOOKS / playbook), "-e", "@%s" % self.vars] + list(extra)
-        return subprocess.Popen(cmd, env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # a session of its own: a test may kill the whole controller (os.killpg), as a crash or Ctrl-C would
+        return subprocess.Popen(cmd, env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
 
 
 def task_results(doc):

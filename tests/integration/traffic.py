@@ -6,6 +6,7 @@ Everything here runs in guests the lab booted, against the lab's own addresses
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -103,3 +104,106 @@ def lan_to_lan_is_esp_only_on_the_wan(lab, spi_from_gw1, spi_from_gw2):
     assert sent_a.count(r"%s > %s: ESP\(spi=0x%08x" % (gw1["lab_addr"], gw2["lab_addr"], spi_from_gw1)) >= 5, sent_a.lines
     assert sent_b.count(r"%s > %s: ESP\(spi=0x%08x" % (gw2["lab_addr"], gw1["lab_addr"], spi_from_gw2)) >= 5, sent_b.lines
     assert sent_a.count("ICMP") == 0 and sent_b.count("ICMP") == 0, "the LANs' traffic never crosses the WAN in clear"
+
+
+SENDER = r"""
+import json, os, socket, sys, time
+family, src, dst, port, count, rate, out = sys.argv[1:8]
+s = socket.socket(socket.AF_INET6 if family == "6" else socket.AF_INET, socket.SOCK_DGRAM)
+if src != "-":
+    s.bind((src, 0))
+count, rate, errors, sent = int(count), float(rate), 0, 0
+start = time.monotonic()
+for i in range(count):
+    if i % 100 == 0 and os.path.exists(out + ".stop"):
+        break
+    delay = start + i / rate - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    sent = i + 1
+    try:
+        s.sendto(b"%d" % i, (dst, int(port)))
+    except OSError:
+        errors += 1
+json.dump({"sent": sent, "send_errors": errors, "seconds": time.monotonic() - start}, open(out, "w"))
+"""
+
+RECEIVER = r"""
+import json, socket, sys, time
+family, addr, port, limit, out = sys.argv[1:6]
+s = socket.socket(socket.AF_INET6 if family == "6" else socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((addr, int(port)))
+s.settimeout(0.5)
+seen, last, deadline = set(), None, time.monotonic() + float(limit)
+open(out + ".ready", "w").close()
+while time.monotonic() < deadline:
+    try:
+        data = s.recv(64)
+    except socket.timeout:
+        if last is not None and time.monotonic() - last > 3:
+            break
+        continue
+    seen.add(int(data))
+    last = time.monotonic()
+json.dump(sorted(seen), open(out, "w"))
+"""
+
+
+class Stream:
+    """A bounded, counted stream of sequenced UDP datagrams at a fixed rate, from a guest (or a namespace in it) to an
+    address of another: start() before what is measured, result() after. The receiver notes every sequence number; the
+    loss is what was sent and never arrived, reported with the gaps (first, last) where it happened. The sender runs
+    for `seconds` at most, or until stop()."""
+
+    def __init__(self, lab, sender, receiver, dst, rate=500, seconds=60, port=5555, src=None, sender_netns=None,
+                 receiver_netns=None):
+        self.lab, self.sender, self.receiver, self.dst = lab, sender, receiver, dst
+        self.count, self.rate, self.port, self.src = int(rate * seconds), rate, port, src
+        self.seconds = seconds
+        self.family = "6" if ":" in dst else "4"
+        self.sender_ns = "ip netns exec %s " % sender_netns if sender_netns else ""
+        self.receiver_ns = "ip netns exec %s " % receiver_netns if receiver_netns else ""
+        self.path = "/tmp/xfrm-stream-%d-%d" % (port, int(time.time() * 1000))
+
+    def start(self):
+        self.lab.ssh(self.receiver, "cat > %s.rx.py <<'EOF'\n%s\nEOF\n%snohup python3 %s.rx.py %s %s %d %d %s.rx "
+                     "> /dev/null 2>&1 & for i in $(seq 50); do [ -e %s.rx.ready ] && break; sleep 0.2; done"
+                     % (self.path, RECEIVER, self.receiver_ns, self.path, self.family, self.dst, self.port,
+                        self.seconds + 120, self.path, self.path))
+        self.lab.ssh(self.sender, "cat > %s.tx.py <<'EOF'\n%s\nEOF\n%snohup python3 %s.tx.py %s %s %s %d %d %f %s.tx "
+                     "> /dev/null 2>&1 &" % (self.path, SENDER, self.sender_ns, self.path, self.family, self.src or "-",
+                                             self.dst, self.port, self.count, self.rate, self.path))
+        return self
+
+    def stop(self):
+        """The sender ends at its next hundredth datagram (the receiver 3 s after the last one arrives)."""
+        self.lab.ssh(self.sender, "touch %s.tx.stop" % self.path)
+
+    def result(self):
+        """{sent, received, lost, send_errors, gaps: [(first, last)], seconds} once both ends are done."""
+        deadline = time.time() + self.seconds + 180
+        sent = received = None
+        while time.time() < deadline and (sent is None or received is None):
+            if sent is None:
+                out = self.lab.ssh(self.sender, "cat %s.tx 2>/dev/null" % self.path, check=False).stdout
+                sent = json.loads(out) if out.strip() else None
+            if received is None:
+                out = self.lab.ssh(self.receiver, "cat %s.rx 2>/dev/null" % self.path, check=False).stdout
+                received = json.loads(out) if out.strip() else None
+            if sent is None or received is None:
+                time.sleep(2)
+        assert sent is not None and received is not None, "the stream %s -> %s did not finish" % (self.sender, self.dst)
+        for node in {self.sender, self.receiver}:
+            self.lab.ssh(node, "rm -f %s.*" % self.path, check=False)
+        got = set(received)
+        gaps, start = [], None
+        for i in range(sent["sent"]):
+            if i not in got and start is None:
+                start = i
+            elif i in got and start is not None:
+                gaps.append((start, i - 1))
+                start = None
+        if start is not None:
+            gaps.append((start, sent["sent"] - 1))
+        return dict(sent=sent["sent"], received=len(got), lost=sent["sent"] - len(got), gaps=gaps,
+                    send_errors=sent["send_errors"], seconds=round(sent["seconds"], 1))

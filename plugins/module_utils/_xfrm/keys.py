@@ -79,15 +79,17 @@ def info(pair, src, dst, proto, generation):
 def spi_collisions(deriver, directions, generation):
     """{(pair, src, dst, proto): spi} for the directions whose SPI is not their attempt-0 SPI.
 
-    directions: (pair, src, dst, proto) of the whole group, addresses as strings. Each is derived
+    directions: (pair, src, dst, proto) of the whole group, addresses as strings; generation: one number, or a
+    function pair name -> generation (pairs rotated on their own). Each is derived
     once; only destinations with a collision are sorted and re-derived, so the cost is one SPI per
     direction. Every host of the group gets the same answer whatever the order.
     """
+    gen = generation if callable(generation) else lambda _pair: generation
     spi = deriver.spi
     first, taken_at = {}, {}
     clashing = set()  # destinations where two directions drew the same attempt-0 SPI
     for direction in directions:
-        first[direction] = value = spi(*direction, generation)
+        first[direction] = value = spi(*direction, gen(direction[0]))
         at = (direction[2], value)
         if at in taken_at:
             clashing.add(direction[2])
@@ -99,11 +101,11 @@ def spi_collisions(deriver, directions, generation):
     out = {}
     for at_dst in at_clashing.values():
         taken = set()
-        for direction in sorted(at_dst, key=lambda d: info(d[0], d[1], d[2], d[3], generation)):
+        for direction in sorted(at_dst, key=lambda d: info(d[0], d[1], d[2], d[3], gen(d[0]))):
             attempt, value = 0, first[direction]
             while value in taken:
                 attempt += 1
-                value = spi(*direction, generation, attempt=attempt)
+                value = spi(*direction, gen(direction[0]), attempt=attempt)
             taken.add(value)
             if attempt:
                 out[direction] = value

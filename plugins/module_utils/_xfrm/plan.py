@@ -64,6 +64,20 @@ def plan_sas(want, absent, have, exclusive=False):
     return _plan(want, absent, have, exclusive, lambda new, old: new.updatable_from(old))
 
 
+def direction(sa):
+    """What an SA carries traffic for, whatever its keys: source, destination, protocol, mark."""
+    return (sa.src, sa.dst, sa.proto, sa.mark)
+
+
+def superseded_sas(want, have):
+    """The managed SAs of `have` that carry a listed SA's direction under another SPI (the previous key
+    generation of that direction, in a make-before-break rotation), in `have`'s order."""
+    directions = {direction(sa) for sa in want}
+    wanted = {sa.identity for sa in want}
+    return [sa for sa in have if sa.managed and sa.proto in SA_PROTOS and sa.identity not in wanted
+            and direction(sa) in directions]
+
+
 def plan_policies(want, absent, have, exclusive=False):
     """Changes for policies. New policies get a free index in the managed range (the
     collection's marker); updated ones keep the index they have (the kernel keeps it)."""

@@ -72,6 +72,15 @@ def _common(out, value):
     return out
 
 
+def superseded_dict(sa):
+    """An SA a listed one supersedes, as an ipsec_sa entry that would delete it (no key)."""
+    out = {"src": str(sa.src), "dst": str(sa.dst), "proto": name("proto", sa.proto), "spi": sa.spi,
+           "entry": describe(sa)}
+    if sa.mark.value or sa.mark.mask:
+        out["mark"] = {"value": sa.mark.value, "mask": sa.mark.mask}
+    return out
+
+
 def sa_dict(sa, show_keys=False):
     """An SA as ipsec_sa options (keys as fingerprints unless show_keys)."""
     out = {"src": str(sa.src), "dst": str(sa.dst), "proto": name("proto", sa.proto), "spi": sa.spi,

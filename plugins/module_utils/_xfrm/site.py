@@ -179,11 +179,39 @@ def all_directions(pairs):
     return out
 
 
+def generation_of(generation):
+    """A function pair name -> generation, from one generation for the whole site or such a function."""
+    return generation if callable(generation) else lambda _pair: generation
+
+
+def pair_generations(default, overrides, where):
+    """pair name -> generation: `default` (ipsec_generation) unless `overrides` ({pair: N}) names the pair."""
+    def number(value, field):
+        text = str(value).strip()
+        if isinstance(value, bool) or not (isinstance(value, int) or text.isdigit()) or int(text) < 0:
+            raise SiteError("%s: %r is not a generation (a whole number >= 0)" % (field, value))
+        return int(text)
+    base = number(default if default is not None else 0, "ipsec_generation")
+    if overrides is None:
+        return lambda _pair: base
+    if not isinstance(overrides, dict):
+        raise SiteError("%s: a dict of pair name (the two hosts sorted, joined with ~) -> generation" % where)
+    table = {str(k): number(v, "%s[%s]" % (where, k)) for k, v in overrides.items()}
+    return lambda pair: table.get(pair, base)
+
+
+def direction_spi(deriver, generation, collisions):
+    """A function (pair, src, dst, proto) -> the direction's SPI in its pair's generation."""
+    gen = generation_of(generation)
+    return lambda direction: collisions.get(direction) or deriver.spi(*direction, gen(direction[0]))
+
+
 def sa_entries(deriver, pair, generation, collisions):
     """The ipsec_sa entries of a pair, both directions; keys as 0x hex (no_log options only)."""
     s = pair.settings
     enc_hex, auth_bytes = s.enc_key_bits // 4, _key_bytes("auth", s.auth_algorithm)
     mode = "transport" if pair.kind == "host" else "tunnel"
+    generation = generation_of(generation)(pair.name)
     out = []
     for direction in pair.directions():
         name, src, dst, proto = direction
@@ -200,17 +228,29 @@ def sa_entries(deriver, pair, generation, collisions):
     return out
 
 
-def _templates(pair, src, dst):
-    if pair.kind == "host":
-        return [{"proto": proto, "mode": "transport", "reqid": REQID} for proto in pair.settings.protocols]
-    return [{"proto": proto, "mode": "tunnel", "src": src, "dst": dst, "reqid": REQID} for proto in pair.settings.protocols]
+def _templates(pair, src, dst, spi=None):
+    """The templates of a policy toward src -> dst; with spi (a function of the direction), each pins its SA's SPI."""
+    out = []
+    for proto in pair.settings.protocols:
+        template = {"proto": proto, "mode": "transport", "reqid": REQID}
+        if pair.kind == "gateway":
+            template.update(mode="tunnel", src=src, dst=dst)
+        if spi is not None:
+            template["spi"] = spi((pair.name, src, dst, proto))
+        out.append(template)
+    return out
 
 
-def policy_entries(pair):
-    """The ipsec_policy entries of a pair on its local host: out and in (and fwd on gateways)."""
+def policy_entries(pair, spi=None):
+    """The ipsec_policy entries of a pair on its local host: out and in (and fwd on gateways).
+
+    spi: a function (pair, src, dst, proto) -> SPI (direction_spi). The outbound templates then pin the SPIs of the
+    pair's generation: the kernel sends with exactly that SA even while the SAs of another generation of the same
+    direction are in place (a rotation switches a pair by updating its outbound policies). Inbound templates pin
+    nothing: both generations are accepted while the peer switches."""
     out = []
     for local, peer in pair.links():
-        to_peer, from_peer = _templates(pair, local, peer), _templates(pair, peer, local)
+        to_peer, from_peer = _templates(pair, local, peer, spi), _templates(pair, peer, local)
         if pair.kind == "host":
             selectors = [(local, peer)]
         else:
@@ -290,17 +330,19 @@ def _selector_key(policy):
 def plan_host(deriver, pairs, generation, collisions, ready=None):
     """One host's share: {"sas": [...], "policies": [...], "deferred": [peer names], "deferred_policies": [...]}.
 
-    pairs: the host's Pairs. ready: names of the peers whose SAs are known to be in place, or None
+    pairs: the host's Pairs. generation: one for the site, or a function pair name -> generation
+    (pair_generations). ready: names of the peers whose SAs are known to be in place, or None
     for all of them. The policies of the other pairs go to deferred_policies: the caller keeps those
     the kernel already has, so that a partial run neither adds nor removes anything toward them.
     Bypass policies (bypass_entries) are the caller's to add once the list is final.
     """
     sas, policies, deferred, deferred_policies = [], [], set(), []
+    spi = direction_spi(deriver, generation, collisions)
     for pair in pairs:
         sas += sa_entries(deriver, pair, generation, collisions)
         if ready is None or pair.peer.name in ready:
-            policies += policy_entries(pair)
+            policies += policy_entries(pair, spi)
         else:
             deferred.add(pair.peer.name)
-            deferred_policies += policy_entries(pair)
+            deferred_policies += policy_entries(pair, spi)
     return {"sas": sas, "policies": policies, "deferred": sorted(deferred), "deferred_policies": deferred_policies}

@@ -1,0 +1,172 @@
+"""playbooks/rotate_keys.yml under traffic: make-before-break key rotation, counted datagram by datagram.
+
+A bounded stream of sequenced UDP datagrams (500 per second each way) runs through each rotation; the
+receiver notes every sequence number, so the loss is counted exactly and reported whatever it is
+(tests/output/rotation-figures.json, docs/rotation.md). At the end the wire carries the new generation's
+SPIs only, the kernels hold the new SAs only, and site_vpn.yml changes nothing.
+
+pair: the two mesh hosts (transport mode), a whole rotation, then one interrupted after the barrier
+(the add step done on both hosts, nothing switched) and killed again in the grace period (both switched,
+nothing retired), finished by a re-run; --limit refused for a pair cut in two. sites2: the end hosts of
+two sites (tunnel mode between the gateways), LAN to LAN.
+"""
+
+import json
+import os
+import pathlib
+import re
+import signal
+import time
+
+import pytest
+
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import keys
+from ansible_run import ROOT, Site, changed_hosts, task_results
+from traffic import Capture, Stream, ping
+
+MASTER = "rotation lab master secret: a test vector, not a real secret"
+FIGURES = ROOT / "tests" / "output" / "rotation-figures.json"
+RATE = 500
+
+
+def record(name, **figures):
+    """Keep a scenario's figures for the docs and the issue note (the loss is asserted after it is recorded)."""
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    data[name] = figures
+    FIGURES.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def spis(pair, links, generation, proto="esp"):
+    """The SPIs of every direction of a pair's links in a generation (no collision in a pair of hosts)."""
+    deriver = keys.Deriver(MASTER.encode())
+    return {deriver.spi(pair, a, b, proto, generation) for x, y in links for a, b in ((x, y), (y, x))}
+
+
+def kernel_spis(lab, node):
+    return {int(s, 16) for s in re.findall(r"proto esp spi (0x[0-9a-f]+)", lab.ssh(node, "ip xfrm state").stdout)}
+
+
+def xfrm(lab, node):
+    return lab.ssh(node, "ip xfrm state; ip xfrm policy").stdout
+
+
+def rotate(site, generation, *extra):
+    run = site.run("rotate_keys.yml", "-e", "ipsec_generation=%d" % generation, *extra)
+    return run
+
+
+def streams(lab, flows):
+    """Start one Stream per (sender, receiver, dst, src, sender netns, receiver netns)."""
+    return [Stream(lab, s, r, dst, rate=RATE, seconds=400, port=5555 + i, src=src, sender_netns=sns,
+                   receiver_netns=rns).start() for i, (s, r, dst, src, sns, rns) in enumerate(flows)]
+
+
+def finish(running):
+    time.sleep(2)
+    for stream in running:
+        stream.stop()
+    return [stream.result() for stream in running]
+
+
+def wire_spis(lab, node, iface, pings):
+    """The ESP SPIs a node sends and receives on iface while pings run (each (node, address, netns))."""
+    with Capture(lab, node, iface, "esp") as cap:
+        for sender, address, netns in pings:
+            assert ping(lab, sender, address, count=3, netns=netns) == 3
+    return {int(s, 16) for s in re.findall(r"ESP\(spi=(0x[0-9a-f]+)", "\n".join(cap.lines))}
+
+
+def pair_flows(lab):
+    h1, h2 = lab.hosts["h1"]["lab_addr"], lab.hosts["h2"]["lab_addr"]
+    return [("h1", "h2", h2, h1, None, None), ("h2", "h1", h1, h2, None, None)]
+
+
+def pair_links(lab):
+    return [(lab.hosts["h1"][k], lab.hosts["h2"][k]) for k in ("lab_addr", "lab_addr6")]
+
+
+def assert_pair_on(lab, generation):
+    expected = spis("h1~h2", pair_links(lab), generation)
+    for node in ("h1", "h2"):
+        assert kernel_spis(lab, node) == expected, "%s holds generation %d's SAs only" % (node, generation)
+    h1, h2 = lab.hosts["h1"], lab.hosts["h2"]
+    seen = wire_spis(lab, "h1", "eth1", [("h1", h2["lab_addr"], None), ("h1", h2["lab_addr6"], None)])
+    assert seen and seen <= expected, "on the wire: %s, generation %d: %s" % (sorted(seen), generation, sorted(expected))
+
+
+@pytest.mark.lab("pair")
+def test_a_mesh_pair_rotates_under_two_500_per_second_streams_without_losing_a_datagram(lab, workdir):
+    site = Site(lab.inventory, MASTER, workdir)
+    for node in ("h1", "h2"):
+        lab.ssh(node, "ip xfrm state flush; ip xfrm policy flush; nft delete table inet xfrm_ipsec 2>/dev/null; true")
+    first = site.run("site_vpn.yml")
+    assert first.returncode == 0, first.stdout[-3000:]
+    before = {node: xfrm(lab, node) for node in ("h1", "h2")}
+    checked = rotate(site, 1, "--check", "--diff")
+    assert checked.returncode == 0, checked.stdout[-3000:]
+    assert {node: xfrm(lab, node) for node in ("h1", "h2")} == before, "check mode changed the kernel"
+
+    running = streams(lab, pair_flows(lab))
+    start = time.time()
+    real = rotate(site, 1, "--diff")
+    took = time.time() - start
+    results = finish(running)
+    record("mesh pair h1~h2, generation 0 -> 1", rotation_seconds=round(took, 1), rate_per_second_each_way=RATE,
+           streams=results)
+    assert real.returncode == 0, real.stdout[-3000:]
+    for result in results:
+        assert result["lost"] == 0 and result["send_errors"] == 0, results
+        assert result["seconds"] > took, "the stream ran through the whole rotation"
+
+    def changes(doc):
+        return {h: [t for t in tasks if t[2]] for h, tasks in task_results(doc).items()}
+    assert changes(real.doc) == changes(checked.doc), "check mode predicted the real run's changes"
+    status = [t for t in real.doc["plays"][-1]["tasks"] if t["task"]["name"].startswith("Each pair's key generation")][0]
+    for host in ("h1", "h2"):
+        assert status["hosts"][host]["generations"]["h1~h2"]["state"] == "stable"
+        assert status["hosts"][host]["generations"]["h1~h2"]["in_force"] == 1
+    assert_pair_on(lab, 1)
+    again = site.run("site_vpn.yml", "-e", "ipsec_generation=1")
+    assert again.returncode == 0 and changed_hosts(again.doc) == {"h1": 0, "h2": 0}, again.stdout[-2000:]
+
+
+@pytest.mark.lab("pair")
+def test_a_rotation_interrupted_after_the_barrier_and_in_the_grace_period_loses_nothing_and_a_rerun_finishes(lab, workdir):
+    site = Site(lab.inventory, MASTER, workdir)
+    assert_pair_on(lab, 1)  # where the test above left the pair
+    before = {node: xfrm(lab, node) for node in ("h1", "h2")}
+    refused = rotate(site, 2, "--limit", "h1")
+    assert refused.returncode != 0 and "h1~h2 (peer h2)" in refused.stdout, refused.stdout[-3000:]
+    assert "add the peers to --limit" in refused.stdout
+    assert {node: xfrm(lab, node) for node in ("h1", "h2")} == before, "a refused rotation changed nothing"
+
+    running = streams(lab, pair_flows(lab))
+    start = time.time()
+    # stopped after the add step's barrier: both hosts hold generations 1 and 2, their outbound policies pin 1
+    added = site.run("site_vpn.yml", "-e", "ipsec_generation=2", "-e", "ipsec_phase=sas")
+    assert added.returncode == 0, added.stdout[-3000:]
+    both = spis("h1~h2", pair_links(lab), 1) | spis("h1~h2", pair_links(lab), 2)
+    assert all(kernel_spis(lab, node) == both for node in ("h1", "h2"))
+    # resumed, and killed (the controller's process group, SIGKILL) in the grace period: both switched to 2
+    run = site.popen("rotate_keys.yml", "-e", "ipsec_generation=2", "-e", "ipsec_rotation_grace_override=120")
+    output = []
+    for line in run.stdout:
+        output.append(line)
+        if line.startswith("TASK [xfrm.ipsec.ipsec_host : Grace period"):
+            time.sleep(3)
+            os.killpg(run.pid, signal.SIGKILL)
+            break
+    run.wait(timeout=60)
+    assert run.returncode == -signal.SIGKILL, "".join(output)[-3000:]
+    assert all(kernel_spis(lab, node) == both for node in ("h1", "h2")), "killed before the old SAs went"
+    finished = rotate(site, 2)
+    took = time.time() - start
+    results = finish(running)
+    record("mesh pair h1~h2, generation 1 -> 2 interrupted after the barrier and in the grace period",
+           rotation_seconds=round(took, 1), rate_per_second_each_way=RATE, streams=results)
+    assert finished.returncode == 0, finished.stdout[-3000:]
+    assert changed_hosts(finished.doc) == {"h1": 1, "h2": 1}, "the re-run only retired the old SAs"
+    for result in results:
+        assert result["lost"] == 0 and result["send_errors"] == 0, results
+    assert_pair_on(lab, 2)
