@@ -65,7 +65,7 @@ options:
       replay_window: {description: 'As O(xfrm.ipsec.ipsec_sa#module:sas[].replay_window).', type: int, default: 0}
       flags:
         {description: 'As O(xfrm.ipsec.ipsec_sa#module:sas[].flags).', type: list, elements: str,
-         choices: [noecn, decap-dscp, nopmtudisc, wildrecv, icmp, af-unspec, align4]}
+         choices: [noecn, decap-dscp, nopmtudisc, wildrecv, icmp, af-unspec, align4, dont-encap-dscp, oseq-may-wrap]}
       lifetime:
         description: As O(xfrm.ipsec.ipsec_sa#module:sas[].lifetime).
         type: dict
@@ -194,7 +194,7 @@ options:
         C(dst), C(proto) and mark) under another SPI: the previous key generation of that direction. C(delete) (the
         default) treats it like any other SA: O(exclusive) removes it. C(keep) leaves it in place and returns it in
         RV(superseded), the first step of a make-before-break rotation: the new SAs are added next to the old ones,
-        the outbound policies are switched to the new SPIs on both peers, and only then are the old SAs deleted
+        the outbound policies are switched to the new SAs on both peers, and only then are the old SAs deleted
         (playbooks/rotate_keys.yml, docs/rotation.md)."
     type: str
     choices: [delete, keep]

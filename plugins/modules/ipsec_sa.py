@@ -122,10 +122,16 @@ options:
     type: int
     default: 0
   flags: &flags
-    description: XFRM state flags.
+    description:
+      - XFRM state flags (C(ip xfrm state ... flag)), and the extra flags C(dont-encap-dscp) and C(oseq-may-wrap) (C(ip
+        xfrm state ... extra-flag)).
+      - "C(oseq-may-wrap): once its 32-bit sequence number is spent (2^32 packets, half a day at 100,000 packets per
+        second), the SA goes on sending from 0 instead of stopping (C(XfrmOutStateSeqError)). Safe where the receiver
+        checks no replay window (O(sas[].replay_window=0), as manual keying does): the roles set it. See
+        docs/rotation.md."
     type: list
     elements: str
-    choices: [noecn, decap-dscp, nopmtudisc, wildrecv, icmp, af-unspec, align4]
+    choices: [noecn, decap-dscp, nopmtudisc, wildrecv, icmp, af-unspec, align4, dont-encap-dscp, oseq-may-wrap]
   lifetime: &lifetime
     description:
       - Limits after which the kernel expires the SA (soft limits only signal). Unset limits are unlimited.

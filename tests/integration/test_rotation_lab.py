@@ -13,7 +13,6 @@ two sites (tunnel mode between the gateways), LAN to LAN.
 
 import json
 import os
-import pathlib
 import re
 import signal
 import time
@@ -170,3 +169,56 @@ def test_a_rotation_interrupted_after_the_barrier_and_in_the_grace_period_loses_
     for result in results:
         assert result["lost"] == 0 and result["send_errors"] == 0, results
     assert_pair_on(lab, 2)
+
+
+def site_flows(lab):
+    gw1, gw2 = lab.hosts["gw1"], lab.hosts["gw2"]
+    return [("gw1", "gw2", gw2["lab_lan_host"], gw1["lab_lan_host"], "lan", "lan"),
+            ("gw2", "gw1", gw1["lab_lan_host"], gw2["lab_lan_host"], "lan", "lan")]
+
+
+def assert_sites_on(lab, master, generation):
+    gw1, gw2 = lab.hosts["gw1"], lab.hosts["gw2"]
+    links = [(gw1[k], gw2[k]) for k in ("lab_addr", "lab_addr6")]
+    deriver = keys.Deriver(master.encode())
+    expected = {deriver.spi("gw1~gw2", a, b, "esp", generation) for x, y in links for a, b in ((x, y), (y, x))}
+    for node in ("gw1", "gw2"):
+        assert kernel_spis(lab, node) == expected, "%s holds the new SAs only" % node
+    seen = wire_spis(lab, "gw1", "eth1", [("gw1", gw2["lab_lan_host"], "lan"), ("gw1", gw2["lab_lan_host6"], "lan")])
+    assert seen and seen <= expected, "on the WAN: %s, expected %s" % (sorted(seen), sorted(expected))
+
+
+@pytest.mark.lab("sites2")
+def test_two_sites_rotate_one_pair_then_the_master_secret_under_lan_to_lan_streams_without_loss(lab, workdir):
+    site = Site(lab.inventory, MASTER, workdir)
+    for node in ("gw1", "gw2"):
+        lab.ssh(node, "ip xfrm state flush; ip xfrm policy flush; nft delete table inet xfrm_ipsec 2>/dev/null; true")
+    first = site.run("site_vpn.yml")
+    assert first.returncode == 0, first.stdout[-3000:]
+    # one pair on a generation of its own (here the site's only pair): its entry in ipsec_pair_generations
+    one_pair = json.dumps({"ipsec_pair_generations": {"gw1~gw2": 1}})
+    running = streams(lab, site_flows(lab))
+    start = time.time()
+    pair_run = site.run("rotate_keys.yml", "-e", one_pair)
+    took = time.time() - start
+    results = finish(running)
+    record("sites2 LAN to LAN, pair gw1~gw2 0 -> 1 (ipsec_pair_generations)", rotation_seconds=round(took, 1),
+           rate_per_second_each_way=RATE, streams=results)
+    assert pair_run.returncode == 0, pair_run.stdout[-3000:]
+    assert all(r["lost"] == 0 and r["send_errors"] == 0 and r["seconds"] > took for r in results), results
+    assert_sites_on(lab, MASTER, 1)
+    # a new master secret (in the vault in real life) with the next generation: every key and SPI changes
+    new_master = MASTER + " (rotated)"
+    running = streams(lab, site_flows(lab))
+    start = time.time()
+    master_run = site.run("rotate_keys.yml", "-e", json.dumps({"ipsec_master_secret": new_master,
+                                                               "ipsec_generation": 2}))
+    took = time.time() - start
+    results = finish(running)
+    record("sites2 LAN to LAN, master secret replaced, generation 1 -> 2", rotation_seconds=round(took, 1),
+           rate_per_second_each_way=RATE, streams=results)
+    assert master_run.returncode == 0, master_run.stdout[-3000:]
+    assert all(r["lost"] == 0 and r["send_errors"] == 0 and r["seconds"] > took for r in results), results
+    assert_sites_on(lab, new_master, 2)
+    again = site.run("site_vpn.yml", "-e", json.dumps({"ipsec_master_secret": new_master, "ipsec_generation": 2}))
+    assert again.returncode == 0 and changed_hosts(again.doc) == {"gw1": 0, "gw2": 0}, again.stdout[-2000:]

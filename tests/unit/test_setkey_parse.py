@@ -49,7 +49,7 @@ def test_kame_tunnel_without_a_direction_is_refused_with_the_fix():
     ("add 10.0.0.1 gw.example esp 4096 -E aes-cbc 0x00;", 1, 14, "host names are not resolved"),
     ("add 10.0.0.1 10.0.0.2 tcp 4096 -A tcp-md5 \"k\";", 1, 23, "TCP_MD5SIG"),
     ("add 10.0.0.1 10.0.0.2 esp-old 4096 -E des-cbc \"hogehoge\";", 1, 23, "esp-old"),
-    ("add 10.0.0.1 10.0.0.2 esp 4096 -E aes-cbc 0x00 -f random-pad;", 1, 48, "no padding or sequence options"),
+    ("add 10.0.0.1 10.0.0.2 esp 4096 -E aes-cbc 0x00 -f random-pad;", 1, 48, "no padding options"),
     ("add 10.0.0.1 10.0.0.2 esp 4096 -Q 1;", 1, 32, "expected an SA option"),
     ("ad 10.0.0.1 10.0.0.2 esp 4096;", 1, 1, "expected a command"),
     ("spdadd 10.0.0.1 10.0.0.2 any -P sideways none;", 1, 33, "expected a direction (in, out, fwd)"),

@@ -83,7 +83,13 @@ XFRM_STATE_FLAGS = {
     "icmp": 16,
     "af-unspec": 32,
     "align4": 64,
+    # XFRM_SA_XFLAG_* of the attribute XFRMA_SA_EXTRA_FLAGS, kept above the u8 of xfrm_usersa_info (EXTRA_FLAGS_SHIFT)
+    "dont-encap-dscp": 1 << 8,
+    "oseq-may-wrap": 2 << 8,
 }
+EXTRA_FLAGS_SHIFT = 8
+EXTRA_FLAGS = {"dont-encap-dscp": 1 << 8, "oseq-may-wrap": 2 << 8}
+SEQ_SPACE = 1 << 32  # a non-ESN SA's 32-bit sequence numbers
 # IPPROTO_ESP / IPPROTO_AH / IPPROTO_COMP
 XFRM_PROTOS = {"esp": 50, "ah": 51, "comp": 108}
 # UDP_ENCAP_ESPINUDP_NON_IKE / UDP_ENCAP_ESPINUDP

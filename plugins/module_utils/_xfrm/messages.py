@@ -191,7 +191,7 @@ def encode_sa(sa):
         _addr(sa.src), *sa.lifetime,
         0, 0, 0, 0,  # curlft
         0, 0, 0,  # stats
-        0, sa.reqid, dst.family, sa.mode, sa.replay_window, sa.flags)]
+        0, sa.reqid, dst.family, sa.mode, sa.replay_window, sa.flags & 0xFF)]
     for kind, algo in ((C.XFRMA_ALG_AEAD, sa.aead), (C.XFRMA_ALG_CRYPT, sa.enc), (C.XFRMA_ALG_AUTH_TRUNC, sa.auth),
                        (C.XFRMA_ALG_COMP, sa.comp)):
         if algo is not None:
@@ -201,6 +201,8 @@ def encode_sa(sa):
         out.append(attr(C.XFRMA_ENCAP, ENCAP_TMPL.pack(encap.type, _htons(encap.sport), _htons(encap.dport), _addr(encap.oa))))
     out.append(_mark_attr(sa.mark))
     out.append(_if_id_attr(sa.if_id))
+    if sa.flags >> C.EXTRA_FLAGS_SHIFT:
+        out.append(attr(C.XFRMA_SA_EXTRA_FLAGS, U32.pack(sa.flags >> C.EXTRA_FLAGS_SHIFT)))
     return b"".join(out)
 
 
@@ -247,7 +249,7 @@ def decode_sa(payload):
     replay_window_stat, replay, integrity_failed = f[28:31]
     _seq, reqid, family, mode, replay_window, flags = f[31:37]
     algos = {}
-    mark, if_id, encap = NO_MARK, 0, None
+    mark, if_id, encap, oseq = NO_MARK, 0, None, None
     for kind, value in iter_attrs(payload, USERSA_INFO.size):
         if kind in (C.XFRMA_ALG_CRYPT, C.XFRMA_ALG_AUTH_TRUNC, C.XFRMA_ALG_AEAD, C.XFRMA_ALG_COMP):
             algos[kind] = _decode_algo(kind, value)
@@ -257,6 +259,10 @@ def decode_sa(payload):
             mark = Mark(*MARK.unpack_from(value))
         elif kind == C.XFRMA_IF_ID:
             if_id = U32.unpack_from(value)[0]
+        elif kind == C.XFRMA_SA_EXTRA_FLAGS:
+            flags |= U32.unpack_from(value)[0] << C.EXTRA_FLAGS_SHIFT
+        elif kind == C.XFRMA_REPLAY_VAL:  # struct xfrm_replay_state: oseq, seq, bitmap
+            oseq = U32.unpack_from(value)[0]
         elif kind == C.XFRMA_ENCAP:
             etype, esport, edport, oa = ENCAP_TMPL.unpack_from(value)
             encap = Encap(etype, _ntohs(esport), _ntohs(edport), _unaddr(oa, family) if oa != _ZERO_ADDR else None)
@@ -270,6 +276,10 @@ def decode_sa(payload):
             selector=EMPTY_SELECTOR if selector.matches_all else selector)
     sa.counters = {"bytes": cur_bytes, "packets": cur_packets, "add_time": add_time, "use_time": use_time,
                    "replay_window": replay_window_stat, "replay": replay, "integrity_failed": integrity_failed}
+    if oseq is not None:
+        # the last sequence number sent, and how many more this SA can send before its 32-bit counter is spent (the
+        # kernel then drops, XfrmOutStateSeqError, unless the SA has oseq-may-wrap)
+        sa.counters.update(oseq=oseq, seq_headroom=C.SEQ_SPACE - 1 - oseq)
     return sa
 
 

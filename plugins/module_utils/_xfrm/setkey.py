@@ -81,6 +81,8 @@ def sa_statement(sa, show_keys=False):
         words += ["-u", str(sa.reqid)]
     if sa.replay_window:
         words += ["-r", str(sa.replay_window)]
+    if not sa.flags & C.EXTRA_FLAGS["oseq-may-wrap"]:
+        words += ["-f", "nocyclic-seq"]  # what ipsec_info writes is read as-dumped: cyclic unless said otherwise
     for option, field in (("-lh", "hard_add_expires_seconds"), ("-ls", "soft_add_expires_seconds"),
                           ("-bh", "hard_byte_limit"), ("-bs", "soft_byte_limit")):
         value = getattr(sa.lifetime, field)
@@ -418,8 +420,9 @@ class _Statement:
                 "spi": self.number("the SPI", 0, 0xFFFFFFFF)}
 
     def _sa_extensions(self, sa):
+        cyclic = True  # setkey's sequence numbers cycle unless -f nocyclic-seq
         while self.peek() is not None:
-            token = self.word("an option (-m, -r, -u, -lh, -ls, -bh, -bs, -E, -A, -C)")
+            token = self.word("an option (-m, -r, -u, -f, -lh, -ls, -bh, -bs, -E, -A, -C)")
             option = token.text
             if option == "-m":
                 sa["mode"] = self.choice("a mode (transport, tunnel, any)", SA_MODES)
@@ -431,9 +434,11 @@ class _Statement:
             elif option in LIFETIMES:
                 sa.setdefault("lifetime", {})[LIFETIMES[option]] = self.number("a lifetime (%s)" % option)
             elif option == "-f":
-                padding = self.word("a padding option")
-                raise self.error(token, "-f %s: Linux XFRM has no padding or sequence options (it pads as RFC 4303 "
-                                        "says); remove it" % padding.text)
+                padding = self.word("a padding or sequence option")
+                if padding.text != "nocyclic-seq":
+                    raise self.error(token, "-f %s: Linux XFRM has no padding options (it pads as RFC 4303 says); "
+                                            "remove it" % padding.text)
+                cyclic = False
             elif option == "-E":
                 sa["enc"] = self._algorithm("enc", "an encryption algorithm")
             elif option == "-A":
@@ -443,8 +448,13 @@ class _Statement:
                 if self.peek() is not None and self.peek().text == "-R":
                     self.at += 1  # the CPI is the SPI given: what Linux does anyway
             else:
-                raise self.error(token, "expected an SA option (-m, -r, -u, -lh, -ls, -bh, -bs, -E, -A, -C), found %r"
+                raise self.error(token, "expected an SA option (-m, -r, -u, -f, -lh, -ls, -bh, -bs, -E, -A, -C), found %r"
                                  % option)
+        if self.dumped and cyclic:
+            # a file ipsec_info wrote: its SAs say -f nocyclic-seq unless the kernel lets them wrap (oseq-may-wrap),
+            # as setkey's own SAs cycle unless told not to. Other files keep Linux's default (no wrap), which is
+            # what setkey on Linux ever gave them
+            sa["flags"] = ["oseq-may-wrap"]
 
     def _algorithm(self, kind, expected):
         name_token = self.word(expected)

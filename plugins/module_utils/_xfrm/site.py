@@ -23,7 +23,8 @@ from typing import NamedTuple
 from . import keys
 from .constants import ALGORITHM_NAMES
 
-REQID = 0x70000100          # the roles' SAs and templates (inside the managed range)
+REQID = 0x70000100          # the roles' SAs and outbound templates of generation 0 (inside the managed range)
+REQID_SPAN = 0x10000        # generation N's: REQID + N % REQID_SPAN (see reqid())
 PRIORITY = 1000             # the roles' IPsec policies
 BYPASS_PRIORITY = 100       # the roles' bypass policies (management path, IPv6 neighbour discovery): they win
 ND_TYPES = (133, 134, 135, 136, 137)   # router/neighbour solicitation and advertisement, redirect
@@ -206,6 +207,23 @@ def direction_spi(deriver, generation, collisions):
     return lambda direction: collisions.get(direction) or deriver.spi(*direction, gen(direction[0]))
 
 
+def reqid(generation):
+    """The reqid of a generation's SAs, which its outbound templates require (setkey's unique:N). Two generations of a
+    direction are in the kernel together during a rotation: the outbound policy sends with exactly the SAs of the
+    generation its templates name, and the rotation switches a pair by updating them. Inbound templates require any
+    reqid (0): both generations are accepted while the peer switches."""
+    return REQID + generation % REQID_SPAN
+
+
+def generation_of_reqid(value, target):
+    """The generation at or below target whose reqid is value, or None (not one of the roles' reqids)."""
+    offset = value - REQID
+    if not 0 <= offset < REQID_SPAN:
+        return None
+    out = target - (target - offset) % REQID_SPAN
+    return out if out >= 0 else None
+
+
 def sa_entries(deriver, pair, generation, collisions):
     """The ipsec_sa entries of a pair, both directions; keys as 0x hex (no_log options only)."""
     s = pair.settings
@@ -216,7 +234,10 @@ def sa_entries(deriver, pair, generation, collisions):
     for direction in pair.directions():
         name, src, dst, proto = direction
         spi = collisions.get(direction) or deriver.spi(name, src, dst, proto, generation)
-        sa = {"src": src, "dst": dst, "proto": proto, "spi": spi, "mode": mode, "reqid": REQID}
+        # oseq-may-wrap: the receiver checks no replay window (manual keys), so the SA goes on past 2^32 packets
+        # instead of going silent (docs/rotation.md); the rotation renews keys, not sequence numbers
+        sa = {"src": src, "dst": dst, "proto": proto, "spi": spi, "mode": mode, "reqid": reqid(generation),
+              "flags": ["oseq-may-wrap"]}
         if proto == "esp":
             material = deriver.keys(name, src, dst, proto, generation, enc_hex // 2 + auth_bytes).hex()
             sa["enc"] = {"algorithm": s.enc_algorithm, "key": "0x" + material[:enc_hex]}
@@ -228,29 +249,25 @@ def sa_entries(deriver, pair, generation, collisions):
     return out
 
 
-def _templates(pair, src, dst, spi=None):
-    """The templates of a policy toward src -> dst; with spi (a function of the direction), each pins its SA's SPI."""
+def _templates(pair, src, dst, required=0):
+    """The templates of a policy toward src -> dst, requiring SAs of reqid `required` (0: any)."""
     out = []
     for proto in pair.settings.protocols:
-        template = {"proto": proto, "mode": "transport", "reqid": REQID}
+        template = {"proto": proto, "mode": "transport", "reqid": required}
         if pair.kind == "gateway":
             template.update(mode="tunnel", src=src, dst=dst)
-        if spi is not None:
-            template["spi"] = spi((pair.name, src, dst, proto))
         out.append(template)
     return out
 
 
-def policy_entries(pair, spi=None):
+def policy_entries(pair, generation=0):
     """The ipsec_policy entries of a pair on its local host: out and in (and fwd on gateways).
 
-    spi: a function (pair, src, dst, proto) -> SPI (direction_spi). The outbound templates then pin the SPIs of the
-    pair's generation: the kernel sends with exactly that SA even while the SAs of another generation of the same
-    direction are in place (a rotation switches a pair by updating its outbound policies). Inbound templates pin
-    nothing: both generations are accepted while the peer switches."""
+    The outbound templates require the reqid of the pair's generation (reqid()): the kernel sends with exactly that
+    generation's SAs even while another generation's SAs of the same direction are in place."""
     out = []
     for local, peer in pair.links():
-        to_peer, from_peer = _templates(pair, local, peer, spi), _templates(pair, peer, local)
+        to_peer, from_peer = _templates(pair, local, peer, reqid(generation)), _templates(pair, peer, local)
         if pair.kind == "host":
             selectors = [(local, peer)]
         else:
@@ -337,12 +354,12 @@ def plan_host(deriver, pairs, generation, collisions, ready=None):
     Bypass policies (bypass_entries) are the caller's to add once the list is final.
     """
     sas, policies, deferred, deferred_policies = [], [], set(), []
-    spi = direction_spi(deriver, generation, collisions)
+    gen = generation_of(generation)
     for pair in pairs:
         sas += sa_entries(deriver, pair, generation, collisions)
         if ready is None or pair.peer.name in ready:
-            policies += policy_entries(pair, spi)
+            policies += policy_entries(pair, gen(pair.name))
         else:
             deferred.add(pair.peer.name)
-            deferred_policies += policy_entries(pair, spi)
+            deferred_policies += policy_entries(pair, gen(pair.name))
     return {"sas": sas, "policies": policies, "deferred": sorted(deferred), "deferred_policies": deferred_policies}
