@@ -21,7 +21,7 @@ import pytest
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import keys
 from ansible_run import ROOT, Site, changed_hosts, task_results
-from traffic import Capture, Stream, ping
+from traffic import Capture, Stream, ping, sa_oseq, set_oseq, xfrm_stat
 
 MASTER = "rotation lab master secret: a test vector, not a real secret"
 FIGURES = ROOT / "tests" / "output" / "rotation-figures.json"
@@ -189,36 +189,67 @@ def assert_sites_on(lab, master, generation):
 
 
 @pytest.mark.lab("sites2")
-def test_two_sites_rotate_one_pair_then_the_master_secret_under_lan_to_lan_streams_without_loss(lab, workdir):
+def test_two_sites_move_one_pair_to_a_new_master_secret_under_lan_to_lan_streams_without_loss(lab, workdir):
     site = Site(lab.inventory, MASTER, workdir)
     for node in ("gw1", "gw2"):
         lab.ssh(node, "ip xfrm state flush; ip xfrm policy flush; nft delete table inet xfrm_ipsec 2>/dev/null; true")
     first = site.run("site_vpn.yml")
     assert first.returncode == 0, first.stdout[-3000:]
-    # one pair on a generation of its own (here the site's only pair): its entry in ipsec_pair_generations
-    one_pair = json.dumps({"ipsec_pair_generations": {"gw1~gw2": 1}})
+    # a new master secret (in the vault in real life), and the pair on a generation of its own (ipsec_pair_generations:
+    # here the site's only pair): every key and SPI of the pair changes, make-before-break
+    new_master = MASTER + " (replaced)"
+    moved = json.dumps({"ipsec_master_secret": new_master, "ipsec_pair_generations": {"gw1~gw2": 1}})
     running = streams(lab, site_flows(lab))
     start = time.time()
-    pair_run = site.run("rotate_keys.yml", "-e", one_pair)
+    run = site.run("rotate_keys.yml", "-e", moved)
     took = time.time() - start
     results = finish(running)
-    record("sites2 LAN to LAN, pair gw1~gw2 0 -> 1 (ipsec_pair_generations)", rotation_seconds=round(took, 1),
+    record("sites2 LAN to LAN, pair gw1~gw2 0 -> 1 with a new master secret", rotation_seconds=round(took, 1),
            rate_per_second_each_way=RATE, streams=results)
-    assert pair_run.returncode == 0, pair_run.stdout[-3000:]
+    assert run.returncode == 0, run.stdout[-3000:]
     assert all(r["lost"] == 0 and r["send_errors"] == 0 and r["seconds"] > took for r in results), results
-    assert_sites_on(lab, MASTER, 1)
-    # a new master secret (in the vault in real life) with the next generation: every key and SPI changes
-    new_master = MASTER + " (rotated)"
-    running = streams(lab, site_flows(lab))
-    start = time.time()
-    master_run = site.run("rotate_keys.yml", "-e", json.dumps({"ipsec_master_secret": new_master,
-                                                               "ipsec_generation": 2}))
-    took = time.time() - start
-    results = finish(running)
-    record("sites2 LAN to LAN, master secret replaced, generation 1 -> 2", rotation_seconds=round(took, 1),
-           rate_per_second_each_way=RATE, streams=results)
-    assert master_run.returncode == 0, master_run.stdout[-3000:]
-    assert all(r["lost"] == 0 and r["send_errors"] == 0 and r["seconds"] > took for r in results), results
-    assert_sites_on(lab, new_master, 2)
-    again = site.run("site_vpn.yml", "-e", json.dumps({"ipsec_master_secret": new_master, "ipsec_generation": 2}))
+    assert_sites_on(lab, new_master, 1)
+    again = site.run("site_vpn.yml", "-e", moved)
     assert again.returncode == 0 and changed_hosts(again.doc) == {"gw1": 0, "gw2": 0}, again.stdout[-2000:]
+
+
+@pytest.mark.lab("pair")
+def test_an_sa_at_the_end_of_its_sequence_numbers_goes_on_sending_with_the_roles_wrap_flag_and_stops_without(lab, workdir):
+    """The kernel stops sending on a non-ESN SA whose 32-bit sequence number is spent (XfrmOutStateSeqError): the
+    roles' SAs carry oseq-may-wrap (safe: manual keying checks no replay window). Near the end of its numbers, the
+    flagged SA goes on; the same SA re-added without the flag stops, and a site_vpn.yml run puts the flag back."""
+    site = Site(lab.inventory, MASTER, workdir)
+    h1, h2 = lab.hosts["h1"]["lab_addr"], lab.hosts["h2"]["lab_addr"]
+    keyed = site.run("site_vpn.yml", "-e", "ipsec_generation=2")  # where the tests above left the pair: nothing to do
+    assert keyed.returncode == 0, keyed.stdout[-2000:]
+    spi = keys.Deriver(MASTER.encode()).spi("h1~h2", h1, h2, "esp", 2)
+    get = "ip -s xfrm state get src %s dst %s proto esp spi 0x%x" % (h1, h2, spi)  # -s: the flags' line
+    assert "extra_flag oseq-may-wrap" in lab.ssh("h1", get).stdout
+
+    def send_across_the_end():
+        set_oseq(lab, "h1", h2, spi, 2 ** 32 - 100)
+        errors = xfrm_stat(lab, "h1")["XfrmOutStateSeqError"]
+        stream = Stream(lab, "h1", "h2", h2, rate=200, seconds=1.5, port=5599, src=h1).start()
+        result = stream.result()
+        return result, xfrm_stat(lab, "h1")["XfrmOutStateSeqError"] - errors, sa_oseq(lab, "h1", spi)
+
+    flagged, errors, oseq = send_across_the_end()
+    record("sequence numbers: 300 datagrams across 2^32 on a roles' SA (oseq-may-wrap)", stream=flagged,
+           seq_errors=errors, oseq_after=oseq)
+    assert flagged["lost"] == 0 and errors == 0 and oseq < 1000, (flagged, errors, oseq)
+
+    # the same SA without the flag, as a hand-made SA would be: the kernel stops at 2^32 - 1
+    state = lab.ssh("h1", "ip xfrm state get src %s dst %s proto esp spi 0x%x" % (h1, h2, spi)).stdout
+    enc = re.search(r"enc (\S+) (0x[0-9a-f]+)", state).groups()
+    auth = re.search(r"auth-trunc (\S+) (0x[0-9a-f]+) (\d+)", state).groups()
+    reqid = re.search(r"reqid (\d+)", state).group(1)
+    lab.ssh("h1", "ip xfrm state delete src {h1} dst {h2} proto esp spi 0x{spi:x}; ip xfrm state add src {h1} dst {h2} "
+                  "proto esp spi 0x{spi:x} reqid {reqid} mode transport enc '{e[0]}' {e[1]} auth-trunc '{a[0]}' {a[1]} {a[2]}"
+            .format(h1=h1, h2=h2, spi=spi, reqid=reqid, e=enc, a=auth))
+    bare, errors, oseq = send_across_the_end()
+    record("sequence numbers: 300 datagrams across 2^32 on the same SA without oseq-may-wrap", stream=bare,
+           seq_errors=errors, oseq_after=oseq)
+    assert 90 <= bare["received"] <= 100 and errors >= bare["sent"] - 100, (bare, errors)
+    repaired = site.run("site_vpn.yml", "-e", "ipsec_generation=2")
+    assert repaired.returncode == 0 and changed_hosts(repaired.doc)["h1"] >= 1, repaired.stdout[-2000:]
+    assert "extra_flag oseq-may-wrap" in lab.ssh("h1", get).stdout

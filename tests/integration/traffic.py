@@ -207,3 +207,35 @@ class Stream:
             gaps.append((start, sent["sent"] - 1))
         return dict(sent=sent["sent"], received=len(got), lost=sent["sent"] - len(got), gaps=gaps,
                     send_errors=sent["send_errors"], seconds=round(sent["seconds"], 1))
+
+
+NEWAE = r"""
+import socket, struct, sys
+dst, spi, oseq = sys.argv[1], int(sys.argv[2], 0), int(sys.argv[3], 0)
+family = socket.AF_INET6 if ":" in dst else socket.AF_INET
+daddr = socket.inet_pton(family, dst).ljust(16, b"\0")
+# struct xfrm_aevent_id: xfrm_usersa_id (daddr, spi, family, proto), saddr, flags, reqid
+body = daddr + struct.pack("!I", spi) + struct.pack("=HBx", family, 50) + bytes(16) + struct.pack("=II", 0, 0)
+rattr = struct.pack("=HH", 4 + 12, 10) + struct.pack("=III", oseq, 0, 0)  # XFRMA_REPLAY_VAL: oseq, seq, bitmap
+msg = body + rattr
+# XFRM_MSG_NEWAE (30), NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE: the kernel asks for REPLACE here
+header = struct.pack("=IHHII", 16 + len(msg), 30, 0x1 | 0x4 | 0x100, 1, 0)
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 6)
+s.send(header + msg)
+answer = s.recv(4096)
+error = struct.unpack_from("=i", answer, 16)[0]
+sys.exit("XFRM_MSG_NEWAE: errno %d" % -error if error else 0)
+"""
+
+
+def set_oseq(lab, node, dst, spi, oseq):
+    """Move an SA's outbound sequence number (XFRM_MSG_NEWAE, as a daemon restoring counters would): the way to an SA
+    near the end of its 2^32 sequence numbers without sending them. Test harness only, in the lab's guests."""
+    lab.ssh(node, "python3 - %s 0x%x 0x%x <<'EOF'\n%s\nEOF" % (dst, spi, oseq, NEWAE))
+
+
+def sa_oseq(lab, node, spi):
+    """The SA's outbound sequence number as iproute2 shows it."""
+    out = lab.ssh(node, "ip -s xfrm state").stdout
+    block = re.search(r"spi 0x%08x.*?oseq (0x[0-9a-f]+)" % spi, out, re.S)
+    return int(block.group(1), 16)
