@@ -28,15 +28,21 @@ description:
     puts its policies in place for the pairs whose peer is ready (its C(sas) stage succeeded in this run, or
     O(phase=policies)), keeps the policies the kernel already has toward the other peers as they are, and adds bypass
     policies for the management path and IPv6 neighbour discovery, or, when the C(sas) stage of this run found every
-    planned policy in place (a re-run), has nothing to do and runs no module; C(plan) reports the plan and what
-    the lint finds in it, and changes nothing."
+    planned policy in place (a re-run), has nothing to do and runs no module; C(retire) deletes the SAs of another
+    key generation that the C(sas) stage kept (O(generation) changed: make-before-break), on the pairs whose two
+    peers both switched their outbound policies at the C(policies) stage of this run; C(status) reports each pair's
+    key generation as the host's kernel holds it (RV(generations)), and changes nothing; C(plan) reports the plan
+    and what the lint finds in it, and changes nothing."
+  - "Key generations: generation N's SAs carry the reqid C(0x70000100 + N) and the outbound policies require the reqid
+    of the generation the host sends with, so two generations share a direction during a rotation
+    (playbooks/rotate_keys.yml, docs/rotation.md). The SAs carry C(oseq-may-wrap)."
 author:
   - xfrm.ipsec contributors (@xfrm-ipsec)
 options:
   stage:
     description: What to do; see the description.
     type: str
-    choices: [scan, sas, policies, plan]
+    choices: [scan, sas, policies, retire, status, plan]
     default: plan
   master_secret:
     description:
@@ -44,7 +50,9 @@ options:
         controller, so that the secret is not even among the task's arguments. It never leaves the controller.
     type: str
   generation:
-    description: Key generation; rotation is generation + 1. Default the variable C(ipsec_generation), else 0.
+    description:
+      - Key generation of the site's pairs; rotation is generation + 1. Default the variable C(ipsec_generation), else
+        0. The variable C(ipsec_pair_generations) (a dict, pair name -> generation) puts pairs on their own.
     type: int
   spi_collisions:
     description: What the C(scan) stage returned (RV(spi_collisions)); needed by C(sas) for exact SPIs.
@@ -67,6 +75,12 @@ options:
   netns:
     description: Apply in this network namespace of the host (simulated fleets).
     type: str
+  require_peers:
+    description:
+      - C(status) only. Fail, naming them, when pairs that are between two generations or due to move have their peer
+        outside the run (C(--limit)): a rotation moves both peers of a pair or neither.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -99,6 +113,16 @@ EXAMPLES = r"""
   xfrm.ipsec.ipsec_site:
     stage: policies
     spi_collisions: "{{ scan.spi_collisions }}"
+
+- name: The previous key generation's SAs, where both peers switched (after a grace period)
+  xfrm.ipsec.ipsec_site:
+    stage: retire
+
+- name: Each pair's key generation in this host's kernel
+  xfrm.ipsec.ipsec_site:
+    stage: status
+    spi_collisions: "{{ scan.spi_collisions }}"
+  register: status
 """
 
 RETURN = r"""
@@ -125,9 +149,27 @@ findings:
   elements: dict
 actions:
   description: The changes of the module called (M(xfrm.ipsec.ipsec_apply) or M(xfrm.ipsec.ipsec_policy)).
-  returned: stage sas, policies
+  returned: stage sas, policies, retire
   type: list
   elements: dict
+retired:
+  description: C(retire) only. The previous generation's SAs deleted (or, in check mode, to be deleted).
+  returned: stage retire
+  type: list
+  elements: str
+waiting:
+  description: C(retire) only. Pairs whose previous generation's SAs stay, because the peer did not switch in this run.
+  returned: stage retire
+  type: list
+  elements: str
+generations:
+  description:
+    - C(status) only. Per pair of the host, its name -> C(peer), C(generation) (the inventory's), C(in_force) (the
+      generation the host sends with, or null), C(state) (C(absent), C(due), C(adding), C(switched), C(stable),
+      C(partial), see docs/rotation.md) and C(previous_spis) (SPIs of another generation still held).
+  returned: stage status
+  type: dict
+  sample: {"db1~db2": {peer: db2, generation: 4, in_force: 3, state: adding, previous_spis: ["0x6c1f0a32"]}}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -136,13 +178,14 @@ from ansible.module_utils.basic import AnsibleModule
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            stage=dict(type="str", choices=["scan", "sas", "policies", "plan"], default="plan"),
+            stage=dict(type="str", choices=["scan", "sas", "policies", "retire", "status", "plan"], default="plan"),
             master_secret=dict(type="str", no_log=True),
             generation=dict(type="int"),
             spi_collisions=dict(type="list", elements="raw"),
             management=dict(type="list", elements="str"),
             phase=dict(type="str", choices=["all", "sas", "policies"], default="all"),
             netns=dict(type="str"),
+            require_peers=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )

@@ -175,6 +175,10 @@ def test_a_host_restored_with_keys_its_peer_rotated_away_fails_closed_until_one_
     lab.ssh("h1", "cp -p /etc/xfrm-ipsec/state.ip /root/state.ip.gen0")
     rotated = site.run("site_vpn.yml", "-e", "ipsec_generation=1")
     assert rotated.returncode == 0, rotated.stdout[-2000:]
+    # the saved state followed the rotation: generation 1's SAs (reqid 0x70000101) only
+    saved = lab.ssh("h1", "grep -c 'state add .* reqid 1879048449 ' /etc/xfrm-ipsec/state.ip; "
+                          "grep -c 'state add .* reqid 1879048448 ' /etc/xfrm-ipsec/state.ip", check=False).stdout.split()
+    assert saved == ["4", "0"], saved
     lab.ssh("h1", "mv /root/state.ip.gen0 /etc/xfrm-ipsec/state.ip")
     power_cycle(lab, "h1", "nftables")
     assert xfrm_dump(lab, "h1") == before, "h1 came back with what it had: generation 0"

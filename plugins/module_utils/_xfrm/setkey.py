@@ -616,6 +616,8 @@ class _Statement:
                                         "(or above 16383) Linux picked a reqid itself, which a converted file cannot "
                                         "match, " + what)
             template["reqid"] = int(reqid)
+        elif self.dumped and level_name == "require":
+            template["reqid"] = 0  # what the printer writes for a template of reqid 0 (the roles' inbound ones)
         template["level"] = LEVELS[level_name]
         return template
 
