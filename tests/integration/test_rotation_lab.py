@@ -21,7 +21,7 @@ import pytest
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import keys
 from ansible_run import ROOT, Site, changed_hosts, task_results
-from traffic import Capture, Stream, ping, sa_oseq, set_oseq, xfrm_stat
+from traffic import Capture, Stream, flush_xfrm, ping, sa_oseq, set_oseq, xfrm_stat
 
 MASTER = "rotation lab master secret: a test vector, not a real secret"
 FIGURES = ROOT / "tests" / "output" / "rotation-figures.json"
@@ -36,10 +36,10 @@ def record(name, **figures):
     FIGURES.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def spis(pair, links, generation, proto="esp"):
-    """The SPIs of every direction of a pair's links in a generation (no collision in a pair of hosts)."""
-    deriver = keys.Deriver(MASTER.encode())
-    return {deriver.spi(pair, a, b, proto, generation) for x, y in links for a, b in ((x, y), (y, x))}
+def spis(pair, links, generation, master=MASTER):
+    """The ESP SPIs of every direction of a pair's links in a generation (no collision in a pair of hosts)."""
+    deriver = keys.Deriver(master.encode())
+    return {deriver.spi(pair, a, b, "esp", generation) for x, y in links for a, b in ((x, y), (y, x))}
 
 
 def kernel_spis(lab, node):
@@ -48,6 +48,15 @@ def kernel_spis(lab, node):
 
 def xfrm(lab, node):
     return lab.ssh(node, "ip xfrm state; ip xfrm policy").stdout
+
+
+def keyed(lab, workdir, nodes):
+    """A Site whose nodes hold what site_vpn.yml gives them from scratch (generation 0)."""
+    site = Site(lab.inventory, MASTER, workdir)
+    flush_xfrm(lab, *nodes)
+    first = site.run("site_vpn.yml")
+    assert first.returncode == 0, first.stdout[-3000:]
+    return site
 
 
 def rotate(site, generation, *extra):
@@ -85,22 +94,24 @@ def pair_links(lab):
     return [(lab.hosts["h1"][k], lab.hosts["h2"][k]) for k in ("lab_addr", "lab_addr6")]
 
 
-def assert_pair_on(lab, generation):
-    expected = spis("h1~h2", pair_links(lab), generation)
-    for node in ("h1", "h2"):
+def assert_on(lab, master, generation, pair, nodes, pings):
+    """The two nodes of pair hold the SAs of generation only, and what they send while pings run is under their SPIs."""
+    a, b = (lab.hosts[n] for n in nodes)
+    expected = spis(pair, [(a[k], b[k]) for k in ("lab_addr", "lab_addr6")], generation, master)
+    for node in nodes:
         assert kernel_spis(lab, node) == expected, "%s holds generation %d's SAs only" % (node, generation)
-    h1, h2 = lab.hosts["h1"], lab.hosts["h2"]
-    seen = wire_spis(lab, "h1", "eth1", [("h1", h2["lab_addr"], None), ("h1", h2["lab_addr6"], None)])
+    seen = wire_spis(lab, nodes[0], "eth1", pings)
     assert seen and seen <= expected, "on the wire: %s, generation %d: %s" % (sorted(seen), generation, sorted(expected))
+
+
+def assert_pair_on(lab, generation):
+    h2 = lab.hosts["h2"]
+    assert_on(lab, MASTER, generation, "h1~h2", ("h1", "h2"), [("h1", h2["lab_addr"], None), ("h1", h2["lab_addr6"], None)])
 
 
 @pytest.mark.lab("pair")
 def test_a_mesh_pair_rotates_under_two_500_per_second_streams_without_losing_a_datagram(lab, workdir):
-    site = Site(lab.inventory, MASTER, workdir)
-    for node in ("h1", "h2"):
-        lab.ssh(node, "ip xfrm state flush; ip xfrm policy flush; nft delete table inet xfrm_ipsec 2>/dev/null; true")
-    first = site.run("site_vpn.yml")
-    assert first.returncode == 0, first.stdout[-3000:]
+    site = keyed(lab, workdir, ("h1", "h2"))
     before = {node: xfrm(lab, node) for node in ("h1", "h2")}
     checked = rotate(site, 1, "--check", "--diff")
     assert checked.returncode == 0, checked.stdout[-3000:]
@@ -178,23 +189,14 @@ def site_flows(lab):
 
 
 def assert_sites_on(lab, master, generation):
-    gw1, gw2 = lab.hosts["gw1"], lab.hosts["gw2"]
-    links = [(gw1[k], gw2[k]) for k in ("lab_addr", "lab_addr6")]
-    deriver = keys.Deriver(master.encode())
-    expected = {deriver.spi("gw1~gw2", a, b, "esp", generation) for x, y in links for a, b in ((x, y), (y, x))}
-    for node in ("gw1", "gw2"):
-        assert kernel_spis(lab, node) == expected, "%s holds the new SAs only" % node
-    seen = wire_spis(lab, "gw1", "eth1", [("gw1", gw2["lab_lan_host"], "lan"), ("gw1", gw2["lab_lan_host6"], "lan")])
-    assert seen and seen <= expected, "on the WAN: %s, expected %s" % (sorted(seen), sorted(expected))
+    gw2 = lab.hosts["gw2"]
+    assert_on(lab, master, generation, "gw1~gw2", ("gw1", "gw2"),
+              [("gw1", gw2["lab_lan_host"], "lan"), ("gw1", gw2["lab_lan_host6"], "lan")])
 
 
 @pytest.mark.lab("sites2")
 def test_two_sites_move_one_pair_to_a_new_master_secret_under_lan_to_lan_streams_without_loss(lab, workdir):
-    site = Site(lab.inventory, MASTER, workdir)
-    for node in ("gw1", "gw2"):
-        lab.ssh(node, "ip xfrm state flush; ip xfrm policy flush; nft delete table inet xfrm_ipsec 2>/dev/null; true")
-    first = site.run("site_vpn.yml")
-    assert first.returncode == 0, first.stdout[-3000:]
+    site = keyed(lab, workdir, ("gw1", "gw2"))
     # a new master secret (in the vault in real life), and the pair on a generation of its own (ipsec_pair_generations:
     # here the site's only pair): every key and SPI of the pair changes, make-before-break
     new_master = MASTER + " (replaced)"

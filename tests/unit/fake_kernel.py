@@ -7,6 +7,8 @@ scripted failure. The real kernel tiers prove the same paths against Linux.
 
 import errno
 
+from ansible.module_utils import basic
+
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.tables import POLICY, SA
 
 
@@ -73,3 +75,22 @@ class FakeKernel:
             return (errno.ENOENT, "")
         del table[identity]
         return (0, "")
+
+
+class Exit(Exception):
+    """What a module run ended with (exit_json or fail_json), its result in .result."""
+
+    def __init__(self, result):
+        super().__init__(result)
+        self.result = result
+
+
+def capture_exits(monkeypatch):
+    """Make AnsibleModule's exit_json / fail_json raise Exit with the result instead of printing and exiting."""
+    def exit_json(_module, **result):
+        raise Exit(dict(result, failed=False))
+
+    def fail_json(_module, msg, **result):
+        raise Exit(dict(result, failed=True, msg=msg))
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)

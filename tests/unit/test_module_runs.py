@@ -6,7 +6,6 @@ import json
 import pytest
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils import ipsec_common
@@ -15,7 +14,7 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import 
 from ansible_collections.xfrm.ipsec.plugins.filter.setkey_entries import setkey_entries
 from ansible_collections.xfrm.ipsec.plugins.modules import ipsec_apply, ipsec_flush, ipsec_info, ipsec_lint, ipsec_policy, ipsec_sa
 
-from ansible_collections.xfrm.ipsec.tests.unit.fake_kernel import FakeKernel
+from ansible_collections.xfrm.ipsec.tests.unit.fake_kernel import Exit, FakeKernel, capture_exits
 from ansible_collections.xfrm.ipsec.tests.unit.seed_setkey import LARTC_216
 
 ENC = "0x" + "5e" * 32
@@ -28,24 +27,11 @@ POLICIES = [{"src": "192.0.2.1", "dst": "192.0.2.2", "dir": "out", "templates": 
             {"src": "192.0.2.2", "dst": "192.0.2.1", "dir": "in", "templates": [{"proto": "esp"}]}]
 
 
-class Exit(Exception):
-    def __init__(self, result):
-        super().__init__(result)
-        self.result = result
-
-
 @pytest.fixture
 def kernel(monkeypatch):
     fake = FakeKernel()
     monkeypatch.setattr(ipsec_common, "Transport", lambda netns=None: fake)
-
-    def exit_json(self, **result):
-        raise Exit(dict(result, failed=False))
-
-    def fail_json(self, msg, **result):
-        raise Exit(dict(result, failed=True, msg=msg))
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    capture_exits(monkeypatch)
     return fake
 
 

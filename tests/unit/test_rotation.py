@@ -13,7 +13,6 @@ from types import SimpleNamespace
 import pytest
 
 from ansible.errors import AnsibleActionFail
-from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.xfrm.ipsec.plugins.action.ipsec_site import ActionModule
@@ -23,16 +22,10 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.constants import 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import validate_policies, validate_sas
 from ansible_collections.xfrm.ipsec.plugins.modules import ipsec_apply, ipsec_info, ipsec_policy
 
-from ansible_collections.xfrm.ipsec.tests.unit.fake_kernel import FakeKernel
+from ansible_collections.xfrm.ipsec.tests.unit.fake_kernel import Exit, FakeKernel, capture_exits
 
 MASTER = "rotation unit master secret"
 MODULES = {"xfrm.ipsec.ipsec_apply": ipsec_apply, "xfrm.ipsec.ipsec_policy": ipsec_policy, "xfrm.ipsec.ipsec_info": ipsec_info}
-
-
-class Exit(Exception):
-    def __init__(self, result):
-        super().__init__(result)
-        self.result = result
 
 
 class Templar:
@@ -52,14 +45,7 @@ class Fleet:
         self.groups = {"all": list(hosts), "ipsec_mesh": list(hosts), "ipsec_gateways": []}
         self.current = None
         monkeypatch.setattr(ipsec_common, "Transport", lambda netns=None: self.kernels[self.current])
-
-        def exit_json(_module, **result):
-            raise Exit(dict(result, failed=False))
-
-        def fail_json(_module, msg, **result):
-            raise Exit(dict(result, failed=True, msg=msg))
-        monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-        monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+        capture_exits(monkeypatch)
 
     def stage(self, host, stage, play=None, check=False, **args):
         task = SimpleNamespace(args=dict(args, stage=stage), async_val=0, check_mode=check, action="xfrm.ipsec.ipsec_site")
@@ -307,3 +293,17 @@ def test_the_roles_state_of_any_generation_round_trips_through_setkey(kind):
                                                                               "allow_static_counter_mode": False}, set()))
     assert errors == [] and set(back_sas.values()) == set(sas)
     assert {p.identity: p.templates for p in back_policies.values()} == {p.identity: p.templates for p in policies}
+
+
+def test_the_wrap_flag_travels_as_an_extra_flags_attribute_and_the_dump_tells_the_headroom():
+    from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import messages as M
+    from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import ipbatch
+    (sa,) = validate_sas({"sas": [{"src": "192.0.2.1", "dst": "192.0.2.2", "spi": 0x1000, "flags": ["noecn", "oseq-may-wrap"],
+                                   "enc": {"algorithm": "cbc(aes)", "key": "0x" + "11" * 32},
+                                   "auth": {"algorithm": "hmac(sha256)", "key": "0x" + "22" * 32}}]})[0]
+    payload = M.encode_sa(sa)
+    assert M.attr(C.XFRMA_SA_EXTRA_FLAGS, M.U32.pack(2)) in payload, "XFRM_SA_XFLAG_OSEQ_MAY_WRAP is 2"
+    assert M.USERSA_INFO.unpack_from(payload)[-1] == 1, "noecn stays in xfrm_usersa_info's u8"
+    dumped = M.decode_sa(payload + M.attr(C.XFRMA_REPLAY_VAL, M.U32.pack(2 ** 32 - 100) + bytes(8)))
+    assert dumped == sa and dumped.counters["oseq"] == 2 ** 32 - 100 and dumped.counters["seq_headroom"] == 99
+    assert "flag noecn extra-flag oseq-may-wrap" in ipbatch.sa_line(sa)
