@@ -159,7 +159,7 @@ def test_a_rotation_interrupted_after_the_barrier_and_in_the_grace_period_loses_
     both = spis("h1~h2", pair_links(lab), 1) | spis("h1~h2", pair_links(lab), 2)
     assert all(kernel_spis(lab, node) == both for node in ("h1", "h2"))
     # resumed, and killed (the controller's process group, SIGKILL) in the grace period: both switched to 2
-    run = site.popen("rotate_keys.yml", "-e", "ipsec_generation=2", "-e", "ipsec_rotation_grace_override=120")
+    run = site.popen("rotate_keys.yml", "-e", "ipsec_generation=2", "-e", "ipsec_rotation_grace=120")
     output = []
     for line in run.stdout:
         output.append(line)
