@@ -78,7 +78,7 @@ options:
   require_peers:
     description:
       - C(status) only. Fail, naming them, when pairs that are between two generations or due to move have their peer
-        outside the run (C(--limit)): a rotation moves both peers of a pair or neither.
+        outside the run (C(--limit)), since a rotation moves both peers of a pair or neither.
     type: bool
     default: false
 attributes:

@@ -193,7 +193,7 @@ class Stream:
             if sent is None or received is None:
                 time.sleep(2)
         assert sent is not None and received is not None, "the stream %s -> %s did not finish" % (self.sender, self.dst)
-        for node in {self.sender, self.receiver}:
+        for node in dict.fromkeys((self.sender, self.receiver)):
             self.lab.ssh(node, "rm -f %s.*" % self.path, check=False)
         got = set(received)
         gaps, start = [], None

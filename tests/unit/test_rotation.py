@@ -270,7 +270,7 @@ def test_pair_status_reads_each_state_from_what_the_kernel_holds():
     cases = {"absent": held(), "due": held(0, out=0), "adding": held(0, 1, out=0), "switched": held(0, 1, out=1),
              "stable": held(1, out=1), "partial": held(1)}
     for state, (sas, policies) in cases.items():
-        (entry,) = rotation.pair_status(deriver, [pair], 1, {}, sas, policies).values()
+        entry = rotation.pair_status(deriver, [pair], 1, {}, sas, policies)["h1~h2"]
         assert entry["state"] == state, (state, entry)
         assert entry["in_force"] == {"due": 0, "adding": 0, "switched": 1, "stable": 1}.get(state), (state, entry)
 
@@ -288,9 +288,8 @@ def test_the_roles_state_of_any_generation_round_trips_through_setkey(kind):
     sas, policies = validate_sas({"sas": sas})[0], validate_policies({"policies": policies})[0]
     text, unexpressed = setkey.state_text(sas, policies, show_keys=True)
     assert unexpressed == [] and "not expressible" not in text
-    back_sas, back_policies, errors = setkey.desired_state(setkey.parse(text), [], [],
-                                                          *setkey.validators({"allow_weak_algorithms": False,
-                                                                              "allow_static_counter_mode": False}, set()))
+    flags = {"allow_weak_algorithms": False, "allow_static_counter_mode": False}
+    back_sas, back_policies, errors = setkey.desired_state(setkey.parse(text), [], [], *setkey.validators(flags, set()))
     assert errors == [] and set(back_sas.values()) == set(sas)
     assert {p.identity: p.templates for p in back_policies.values()} == {p.identity: p.templates for p in policies}
 

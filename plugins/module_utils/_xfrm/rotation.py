@@ -24,7 +24,7 @@ MOVING = frozenset(("due", "adding", "switched"))
 
 
 def _address(text):
-    return str(ipaddress.ip_address(str(text).split("/")[0]))
+    return str(ipaddress.ip_address(str(text).split("/", maxsplit=1)[0]))
 
 
 def _outbound_reqids(policies):
