@@ -21,7 +21,7 @@ import pytest
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import keys
 from ansible_run import ROOT, Site, changed_hosts, task_results
-from traffic import Capture, Stream, flush_xfrm, ping, sa_oseq, set_oseq, xfrm_stat
+from traffic import Capture, Stream, flush_xfrm, ping, sa_oseq, set_oseq, xfrm_stat, xfrm_tables as xfrm
 
 MASTER = "rotation lab master secret: a test vector, not a real secret"
 FIGURES = ROOT / "tests" / "output" / "rotation-figures.json"
@@ -44,10 +44,6 @@ def spis(pair, links, generation, master=MASTER):
 
 def kernel_spis(lab, node):
     return {int(s, 16) for s in re.findall(r"proto esp spi (0x[0-9a-f]+)", lab.ssh(node, "ip xfrm state").stdout)}
-
-
-def xfrm(lab, node):
-    return lab.ssh(node, "ip xfrm state; ip xfrm policy").stdout
 
 
 def keyed(lab, workdir, nodes):

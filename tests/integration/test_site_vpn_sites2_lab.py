@@ -12,7 +12,7 @@ import re
 import pytest
 
 from ansible_run import Site, changed_hosts, task_results
-from traffic import Capture, nft_counter, ping, send_plaintext_udp
+from traffic import Capture, nft_counter, ping, send_plaintext_udp, xfrm_tables as xfrm
 
 MASTER = "sites2 lab master secret: a test vector, not a real secret"
 GATEWAYS = ("gw1", "gw2")
@@ -22,10 +22,6 @@ FOREIGN = ("ip xfrm state add src 192.0.2.1 dst 192.0.2.99 proto esp spi 0x999 r
 # echo requests/replies, IPv4 and IPv6 (not neighbour discovery, which stays in clear), and ESP/AH
 BPF = "esp or ah or icmp or (icmp6 and ip6[40] >= 128 and ip6[40] <= 129)"
 STATE = {}
-
-
-def xfrm(lab, node):
-    return lab.ssh(node, "ip xfrm state; ip xfrm policy").stdout
 
 
 @pytest.mark.lab("sites2")

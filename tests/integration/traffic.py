@@ -68,6 +68,11 @@ def nft_counter(lab, node, chain, comment):
     return 0
 
 
+def xfrm_tables(lab, node):
+    """The node's SAs and policies as iproute2 prints them (to compare before and after)."""
+    return lab.ssh(node, "ip xfrm state; ip xfrm policy").stdout
+
+
 def xfrm_stat(lab, node):
     """/proc/net/xfrm_stat as {name: count}."""
     out = lab.ssh(node, "cat /proc/net/xfrm_stat").stdout

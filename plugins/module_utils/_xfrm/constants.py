@@ -74,7 +74,11 @@ XFRM_POLICY_TYPES = {"main": 0, "sub": 1}
 XFRM_POLICY_FLAGS = {"localok": 1, "icmp": 2}
 # XFRM_MODE_TRANSPORT / _TUNNEL / _ROUTEOPTIMIZATION / _IN_TRIGGER / _BEET
 XFRM_MODES = {"transport": 0, "tunnel": 1, "ro": 2, "in_trigger": 3, "beet": 4}
-# XFRM_STATE_* flags of struct xfrm_usersa_info
+# XFRM_SA_XFLAG_* of the attribute XFRMA_SA_EXTRA_FLAGS, kept in an SA's flags above the u8 of xfrm_usersa_info
+EXTRA_FLAGS_SHIFT = 8
+STATE_FLAGS_MASK = (1 << EXTRA_FLAGS_SHIFT) - 1  # the u8 flags of struct xfrm_usersa_info
+EXTRA_FLAGS = {"dont-encap-dscp": 1 << EXTRA_FLAGS_SHIFT, "oseq-may-wrap": 2 << EXTRA_FLAGS_SHIFT}
+# XFRM_STATE_* flags of struct xfrm_usersa_info, and the extra ones: the names ipsec_sa's flags take
 XFRM_STATE_FLAGS = {
     "noecn": 1,
     "decap-dscp": 2,
@@ -83,12 +87,8 @@ XFRM_STATE_FLAGS = {
     "icmp": 16,
     "af-unspec": 32,
     "align4": 64,
-    # XFRM_SA_XFLAG_* of the attribute XFRMA_SA_EXTRA_FLAGS, kept above the u8 of xfrm_usersa_info (EXTRA_FLAGS_SHIFT)
-    "dont-encap-dscp": 1 << 8,
-    "oseq-may-wrap": 2 << 8,
+    **EXTRA_FLAGS,
 }
-EXTRA_FLAGS_SHIFT = 8
-EXTRA_FLAGS = {"dont-encap-dscp": 1 << 8, "oseq-may-wrap": 2 << 8}
 SEQ_SPACE = 1 << 32  # a non-ESN SA's 32-bit sequence numbers
 # IPPROTO_ESP / IPPROTO_AH / IPPROTO_COMP
 XFRM_PROTOS = {"esp": 50, "ah": 51, "comp": 108}

@@ -17,8 +17,8 @@ def sa_line(sa, verb="add"):
              "spi", "0x%08x" % sa.spi, "reqid", str(sa.reqid), "mode", name("mode", sa.mode)]
     if sa.replay_window:
         words += ["replay-window", str(sa.replay_window)]
-    if sa.flags & 0xFF:
-        words += ["flag"] + flag_names(C.XFRM_STATE_FLAGS, sa.flags & 0xFF)
+    if sa.flags & C.STATE_FLAGS_MASK:
+        words += ["flag"] + flag_names(C.XFRM_STATE_FLAGS, sa.flags & C.STATE_FLAGS_MASK)
     for extra in flag_names(C.EXTRA_FLAGS, sa.flags):
         words += ["extra-flag", extra]
     if sa.aead is not None:

@@ -76,6 +76,11 @@ def info(pair, src, dst, proto, generation):
     return "%s|%s|%s->%s|%s|gen%d" % (VERSION, pair, src, dst, proto, generation)
 
 
+def generation_of(generation):
+    """A function pair name -> generation, from one generation for the whole site or such a function."""
+    return generation if callable(generation) else lambda _pair: generation
+
+
 def spi_collisions(deriver, directions, generation):
     """{(pair, src, dst, proto): spi} for the directions whose SPI is not their attempt-0 SPI.
 
@@ -84,7 +89,7 @@ def spi_collisions(deriver, directions, generation):
     once; only destinations with a collision are sorted and re-derived, so the cost is one SPI per
     direction. Every host of the group gets the same answer whatever the order.
     """
-    gen = generation if callable(generation) else lambda _pair: generation
+    gen = generation_of(generation)
     spi = deriver.spi
     first, taken_at = {}, {}
     clashing = set()  # destinations where two directions drew the same attempt-0 SPI

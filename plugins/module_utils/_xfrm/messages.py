@@ -191,7 +191,7 @@ def encode_sa(sa):
         _addr(sa.src), *sa.lifetime,
         0, 0, 0, 0,  # curlft
         0, 0, 0,  # stats
-        0, sa.reqid, dst.family, sa.mode, sa.replay_window, sa.flags & 0xFF)]
+        0, sa.reqid, dst.family, sa.mode, sa.replay_window, sa.flags & C.STATE_FLAGS_MASK)]
     for kind, algo in ((C.XFRMA_ALG_AEAD, sa.aead), (C.XFRMA_ALG_CRYPT, sa.enc), (C.XFRMA_ALG_AUTH_TRUNC, sa.auth),
                        (C.XFRMA_ALG_COMP, sa.comp)):
         if algo is not None:

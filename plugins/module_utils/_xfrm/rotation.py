@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from . import site
+from . import keys, site
 
 MOVING = frozenset(("due", "adding", "switched"))
 
@@ -48,7 +48,7 @@ def pair_status(deriver, pairs, generation, collisions, sas, policies):
     number; collisions: the scan stage's {(pair, src, dst, proto): spi}. in_force is the generation whose SAs the
     host sends with toward the peer (read from the reqid its outbound policies require), None when it sends
     with none of the roles' SAs."""
-    gen = site.generation_of(generation)
+    gen = keys.generation_of(generation)
     spi_of = site.direction_spi(deriver, generation, collisions)
     held = {}  # (src, dst, proto) -> SPIs of managed SAs in the kernel
     for sa in sas:

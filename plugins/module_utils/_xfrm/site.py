@@ -180,11 +180,6 @@ def all_directions(pairs):
     return out
 
 
-def generation_of(generation):
-    """A function pair name -> generation, from one generation for the whole site or such a function."""
-    return generation if callable(generation) else lambda _pair: generation
-
-
 def pair_generations(default, overrides, where):
     """pair name -> generation: `default` (ipsec_generation) unless `overrides` ({pair: N}) names the pair."""
     def number(value, field):
@@ -203,7 +198,7 @@ def pair_generations(default, overrides, where):
 
 def direction_spi(deriver, generation, collisions):
     """A function (pair, src, dst, proto) -> the direction's SPI in its pair's generation."""
-    gen = generation_of(generation)
+    gen = keys.generation_of(generation)
     return lambda direction: collisions.get(direction) or deriver.spi(*direction, gen(direction[0]))
 
 
@@ -229,11 +224,12 @@ def sa_entries(deriver, pair, generation, collisions):
     s = pair.settings
     enc_hex, auth_bytes = s.enc_key_bits // 4, _key_bytes("auth", s.auth_algorithm)
     mode = "transport" if pair.kind == "host" else "tunnel"
-    generation = generation_of(generation)(pair.name)
+    generation = keys.generation_of(generation)(pair.name)
+    spi_of = direction_spi(deriver, generation, collisions)
     out = []
     for direction in pair.directions():
         name, src, dst, proto = direction
-        spi = collisions.get(direction) or deriver.spi(name, src, dst, proto, generation)
+        spi = spi_of(direction)
         # oseq-may-wrap: the receiver checks no replay window (manual keys), so the SA goes on past 2^32 packets
         # instead of going silent (docs/rotation.md); the rotation renews keys, not sequence numbers
         sa = {"src": src, "dst": dst, "proto": proto, "spi": spi, "mode": mode, "reqid": reqid(generation),
@@ -354,7 +350,7 @@ def plan_host(deriver, pairs, generation, collisions, ready=None):
     Bypass policies (bypass_entries) are the caller's to add once the list is final.
     """
     sas, policies, deferred, deferred_policies = [], [], set(), []
-    gen = generation_of(generation)
+    gen = keys.generation_of(generation)
     for pair in pairs:
         sas += sa_entries(deriver, pair, generation, collisions)
         if ready is None or pair.peer.name in ready:
