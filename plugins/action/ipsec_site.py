@@ -192,7 +192,7 @@ class ActionModule(ActionBase):
         deriver = keys.Deriver(to_bytes(master, errors="surrogate_or_strict"))
         inventory = Inventory(task_vars, self._templar)
         host = task_vars["inventory_hostname"]
-        netns = {"netns": args["netns"]} if args.get("netns") else {}
+        netns = {"netns": args["netns"]} if args.get("netns") is not None else {}
         try:
             generation = site.pair_generations(args.get("generation", inventory.var(host, "ipsec_generation")),
                                                inventory.var(host, "ipsec_pair_generations"), "ipsec_pair_generations")
@@ -226,9 +226,8 @@ class ActionModule(ActionBase):
             # policies stage has nothing to do and skips its module run
             policies, left_out = site.with_bypasses(plan["policies"], management)
             # the SAs of another generation of the same directions stay (superseded: keep) until the retire stage
-            result = self._execute_module(module_name="xfrm.ipsec.ipsec_apply", task_vars=task_vars,
-                                          module_args=dict(sas=plan["sas"], policies=policies, exclusive=True,
-                                                           compare_only=["policies"], superseded="keep", **netns))
+            result = self._exclusive(task_vars, "ipsec_apply", dict(sas=plan["sas"], policies=policies, exclusive=True,
+                                                                    compare_only=["policies"], superseded="keep", **netns))
             in_place = not result.get("failed") and result.get("pending") == []
             result.setdefault("ansible_facts", {}).update({READY_FACT: not result.get("failed"), IN_PLACE_FACT: in_place,
                                                            SUPERSEDED_FACT: result.get("superseded") or []})
@@ -246,8 +245,7 @@ class ActionModule(ActionBase):
                 guarded += site.established_entries(pairs, plan["deferred"], kept)
             policies, left_out = site.with_bypasses(policies, management)
             guarded = site.with_bypasses(guarded, management)[0]
-            result = self._execute_module(module_name="xfrm.ipsec.ipsec_policy", task_vars=task_vars,
-                                          module_args=dict(policies=policies, exclusive=True, **netns))
+            result = self._exclusive(task_vars, "ipsec_policy", dict(policies=policies, exclusive=True, **netns))
             switched = [p.peer.name for p in pairs if p.peer.name not in plan["deferred"]]
         if stage == "policies":
             result.setdefault("ansible_facts", {})[SWITCHED_FACT] = [] if result.get("failed") else switched
@@ -261,6 +259,16 @@ class ActionModule(ActionBase):
         result.update(summary)
         _add_warnings(result, _left_out(left_out).get("warnings", []))
         return result
+
+    def _exclusive(self, task_vars, module, args):
+        """ipsec_apply / ipsec_policy with exclusive: true; for a host left with nothing to hold (its last peer taken
+        out of the inventory), ipsec_flush of the collection's entries in the tables the stage changes, as the
+        modules refuse an exclusive request without entries."""
+        if args.get("sas") or args.get("policies"):
+            return self._execute_module(module_name="xfrm.ipsec." + module, task_vars=task_vars, module_args=args)
+        tables = dict(sas=module == "ipsec_apply", policies=module == "ipsec_policy")
+        return self._execute_module(module_name="xfrm.ipsec.ipsec_flush", task_vars=task_vars, module_args=dict(
+            scope="managed", **tables, **{k: v for k, v in args.items() if k == "netns"}))
 
     def _scan(self, deriver, inventory, generation):
         pairs = inventory.all_pairs()

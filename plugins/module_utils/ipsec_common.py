@@ -12,6 +12,7 @@ import os
 import re
 import traceback
 
+from ansible.module_utils import basic
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import apply as xapply
@@ -24,9 +25,65 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import plan as xp
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import setkey
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import validate as xvalidate
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.plan import plan_diff, plan_report
-from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.render import entry_dict, fingerprint, superseded_dict
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.render import describe, entry_dict, fingerprint, superseded_dict
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.tables import POLICY, SA, TABLES
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import Transport, XfrmError
+
+
+LONG_WORD = re.compile(r"\S{100,}")
+LONGEST_MESSAGE = 4000
+
+
+def shortened(msg):
+    """A message with every very long word (a user's 100,000-character value) cut to its start and length."""
+    msg = LONG_WORD.sub(lambda m: "%s... (%d characters)" % (m.group()[:60], len(m.group())), str(msg))
+    return msg if len(msg) <= LONGEST_MESSAGE else msg[:LONGEST_MESSAGE] + "... (%d characters)" % len(msg)
+
+
+def shape_errors(spec, params, path=""):
+    """What ansible-core reports as "dictionary requested, could not parse JSON or key=value", said with the
+    option's path: options that take a dictionary (or a list of them) given something else."""
+    errors = []
+    for name, option in spec.items():
+        value, where = (params or {}).get(name), (path + "." + name).lstrip(".")
+        if value is None or "options" not in option:
+            continue
+        if option.get("type") == "list":
+            if not isinstance(value, list):
+                errors.append("%s: a list of dictionaries is required, got %s" % (where, _kind(value)))
+                continue
+            items = [("%s[%d]" % (where, i), item) for i, item in enumerate(value)]
+        else:
+            items = [(where, value)]
+        for at, item in items:
+            if isinstance(item, dict):
+                errors += shape_errors(option["options"], item, at)
+            else:
+                errors.append("%s: a dictionary is required (with %s), got %s" % (at, ", ".join(sorted(option["options"])),
+                                                                                 _kind(item)))
+    return errors
+
+
+def _kind(value):
+    return "%s %s" % ({str: "the string", int: "the number", list: "a list", bool: "the boolean"}.get(type(value), "a"),
+                      xvalidate.shown(value) if isinstance(value, (str, int)) else type(value).__name__)
+
+
+class XfrmModule(basic.AnsibleModule):
+    """AnsibleModule whose failures name the option that is wrong and never repeat a huge value whole."""
+
+    def __init__(self, **spec):
+        self._xfrm_ready = False
+        super().__init__(**spec)
+        self._xfrm_ready = True
+
+    def fail_json(self, msg, **kwargs):  # pylint: disable=arguments-differ
+        if not self._xfrm_ready:  # ansible-core's own argument checks failed
+            errors = shape_errors(self.argument_spec, basic._load_params())  # pylint: disable=protected-access
+            if errors:
+                msg = "invalid input, nothing was changed: %s" % "; ".join(errors)
+                kwargs.setdefault("errors", errors)
+        super().fail_json(msg=shortened(msg), **kwargs)
 
 
 def open_transport(module):
@@ -106,11 +163,17 @@ def _run(module, tables, compare_only, requested):
     """Read and plan each table's request, report, apply unless check mode. requested: {table: (want, absent)}, or
     a function of what the kernel holds ({table: entries}) that returns it. The tables in compare_only are planned
     and reported under `pending`, never changed."""
-    transport = open_transport(module)
-    with transport:
+    with system.locked(module), open_transport(module) as transport:
         haves = {table: read(module, transport, table) for table in tables}
+        takeover = callable(requested) and module.params.get("setkey_flush") == "all"
         if callable(requested):
             requested = requested(haves)
+        elif module.params.get("exclusive") and not any(want or absent for want, absent in requested.values()):
+            module.fail_json(msg="invalid input, nothing was changed: exclusive: true with no entries would delete every "
+                                 "%s the collection manages; to remove them all, use ipsec_flush (scope: managed)"
+                                 % " and every ".join(_singular(table) for table in requested))
+        if not takeover:
+            _refuse_foreign(module, requested, haves)
         applied, pending, superseded = {}, [], []
         for table, (want, absent) in requested.items():
             have = haves[table]
@@ -140,6 +203,24 @@ def _run(module, tables, compare_only, requested):
     module.exit_json(**result)
 
 
+def _singular(table):
+    return "SA" if table is SA else "policy"
+
+
+def _refuse_foreign(module, requested, haves):
+    """fail_json when a wanted entry would change a foreign one (another daemon's or a hand-made entry)."""
+    errors = []
+    for table, (want, _absent) in requested.items():
+        for entry, old in xplan.foreign_conflicts(want, haves[table]):
+            mark = ("reqid %d" % old.reqid) if table is SA else ("index %d" % old.index)
+            errors.append("%s: the kernel holds a foreign %s with this identity (%s, outside the collection's range: "
+                          "made by hand or by another IPsec daemon) and other contents; xfrm.ipsec never changes foreign "
+                          "entries: delete it first (ipsec_flush scope: all, or setkey_flush: all)"
+                          % (describe(entry), _singular(table), mark))
+    if errors:
+        module.fail_json(msg="invalid input, nothing was changed: %s" % "; ".join(errors), errors=errors)
+
+
 def _select(module, transport, wanted, table, keep):
     return [entry for entry in read(module, transport, table) if keep(entry)] if wanted else []
 
@@ -149,8 +230,7 @@ def flush(module):
     params = module.params
     managed = params["scope"] == "managed"
     proto = dict(C.XFRM_PROTOS, any=0)[params["proto"]]
-    transport = open_transport(module)
-    with transport:
+    with system.locked(module), open_transport(module) as transport:
         policies = _select(module, transport, params["policies"], POLICY, lambda p: p.managed or not managed)
         sas = _select(module, transport, params["sas"], SA,
                       lambda sa: sa.proto in xplan.SA_PROTOS and (sa.managed or not managed) and proto in (0, sa.proto))
@@ -204,7 +284,13 @@ def info(module):
 
 def save(module):
     """ipsec_save: the kernel's SAs and policies, keys included, into a 0600 root file rewritten only when it differs;
-    optionally the systemd unit that restores them at boot; or (state absent) all of it removed."""
+    optionally the systemd unit that restores them at boot; or (state absent) all of it removed. The file holds one
+    state: no other run changes the kernel between the read and the write."""
+    with system.locked(module):
+        _save(module)
+
+
+def _save(module):
     params = module.params
     path = params["path"]
     if params["state"] == "present" and params["restore_at_boot"] != "none" and params["format"] != "ip":
@@ -268,7 +354,12 @@ def redact_keys(text):
 
 def run_firewall(module):
     """ipsec_firewall: the rules for this host's IPsec state, written (0600), checked and loaded in one step where
-    the kernel's differ; or (state absent) the table, chains and files removed."""
+    the kernel's differ; or (state absent) the table, chains and files removed. One run at a time per host."""
+    with system.locked(module):
+        _run_firewall(module)
+
+
+def _run_firewall(module):
     params = module.params
     directory = params["dir"]
     rules_files = [os.path.join(directory, name) for names in system.FIREWALL_FILES.values() for name in names]

@@ -7,9 +7,13 @@ each, because every task costs a Python start on the host: ipsec_firewall and ip
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
 import os
 import re
+import time
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import firewall
 
@@ -19,6 +23,44 @@ UNIT_PATH = "/etc/systemd/system/" + UNIT
 FIREWALL_FILES = {"nftables": ("firewall.nft",), "iptables": ("firewall.iptables", "firewall.ip6tables")}
 LOADED_FILE = "firewall.loaded"  # the digest loaded and a hash of the kernel's listing right after: hand edits show
 IPTABLES_HOOKS = ("INPUT", "FORWARD", "OUTPUT")
+LOCK_DIR = "/run/xfrm-ipsec"
+LOCK_WAIT = 120  # seconds a run waits for another one on the same kernel (environment XFRM_IPSEC_LOCK_WAIT)
+
+
+@contextlib.contextmanager
+def locked(module):
+    """One run at a time per XFRM table set (the host's, or one netns's): two runs that read, plan and write
+    the same kernel would each plan against a state the other is changing. An flock, so that a run killed
+    (even by SIGKILL) releases it; the holder's pid is written in the file for the message of the one waiting."""
+    netns = module.params.get("netns")
+    name = "host" if netns is None else "netns-" + (re.sub(r"[^A-Za-z0-9_.-]", "_", netns) if re.match(
+        r"^[A-Za-z0-9_.-]{1,64}$", netns) else hashlib.sha256(netns.encode("utf-8", "replace")).hexdigest()[:16])
+    path = os.path.join(LOCK_DIR, name + ".lock")
+    wait = float(os.environ.get("XFRM_IPSEC_LOCK_WAIT", LOCK_WAIT))
+    try:
+        private_dir(LOCK_DIR)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        module.fail_json(msg="cannot open the lock %s: %s (nothing was changed)" % (path, exc.strerror or exc))
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                    module.fail_json(msg="another xfrm.ipsec run (pid %s) has held %s for %g s: nothing was changed; "
+                                         "run again when it is done" % (holder, path, wait))
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, b"%d\n" % os.getpid(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def read_text(path):

@@ -287,16 +287,14 @@ errors:
   sample: ["policies[1].dir: required"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_argspec import apply_module_spec
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
-from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import run_tables
+from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import XfrmModule, run_tables
 
 
 def main():
     with paused_gc():  # lists of thousands of entries: see gc_pause.py
-        run_tables(AnsibleModule(**apply_module_spec()))
+        run_tables(XfrmModule(**apply_module_spec()))
 
 
 if __name__ == "__main__":

@@ -122,14 +122,12 @@ removed:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_argspec import firewall_module_spec
-from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import run_firewall
+from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import XfrmModule, run_firewall
 
 
 def main():
-    run_firewall(AnsibleModule(**firewall_module_spec()))
+    run_firewall(XfrmModule(**firewall_module_spec()))
 
 
 if __name__ == "__main__":

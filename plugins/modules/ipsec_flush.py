@@ -80,16 +80,14 @@ removed:
   sample: {sas: [{src: 10.0.0.216, dst: 10.0.0.11, proto: esp, spi: 24501, mode: transport, reqid: 1879048192}], policies: []}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_argspec import flush_module_spec
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
-from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import flush
+from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import XfrmModule, flush
 
 
 def main():
     with paused_gc():  # dumps of 10,000 entries: see gc_pause.py
-        flush(AnsibleModule(**flush_module_spec()))
+        flush(XfrmModule(**flush_module_spec()))
 
 
 if __name__ == "__main__":

@@ -136,16 +136,14 @@ setkey:
     spdadd 192.0.2.1/32[any] 192.0.2.2/32[any] any -P out prio high + 1073741824 ipsec esp/transport//unique:1879048192;
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_argspec import info_module_spec
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
-from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import info
+from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import XfrmModule, info
 
 
 def main():
     with paused_gc():  # dumps of 10,000 entries: see gc_pause.py
-        info(AnsibleModule(**info_module_spec()))
+        info(XfrmModule(**info_module_spec()))
 
 
 if __name__ == "__main__":

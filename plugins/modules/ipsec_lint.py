@@ -100,16 +100,14 @@ summary:
   sample: {error: 2, warning: 1}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_argspec import lint_module_spec
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
-from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import run_lint
+from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import XfrmModule, run_lint
 
 
 def main():
     with paused_gc():  # dumps of 10,000 entries: see gc_pause.py
-        run_lint(AnsibleModule(**lint_module_spec()))
+        run_lint(XfrmModule(**lint_module_spec()))
 
 
 if __name__ == "__main__":

@@ -260,17 +260,15 @@ errors:
   sample: ["policies[1].templates[0]: tunnel mode needs src and dst (the tunnel endpoints)"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_argspec import policy_module_spec
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.tables import POLICY
-from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import run_entries
+from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import XfrmModule, run_entries
 
 
 def main():
     with paused_gc():  # a list of 10,000 entries: see gc_pause.py
-        run_entries(AnsibleModule(**policy_module_spec()), POLICY)
+        run_entries(XfrmModule(**policy_module_spec()), POLICY)
 
 
 if __name__ == "__main__":

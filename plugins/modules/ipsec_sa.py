@@ -67,9 +67,12 @@ options:
         required: true
       key:
         description:
-          - The key, as C(0x) followed by hex digits, or as ASCII text (setkey's quoted form; the quotes are optional).
+          - The key, as C(0x) followed by hex digits, or as ASCII text in double quotes as setkey writes it
+            (C(key: '"hogehoge"') in YAML). Unquoted ASCII text is taken too, unless it is made of 8 or more hex
+            digits only (C(1234567890123456)): that is refused, as it is almost always a hex key missing its C(0x).
+          - Quote a hex key in YAML (C(key: "0x5a...")): unquoted, YAML reads C(0x5a...) as an integer, which is refused.
           - Its length must match the algorithm, for example 16, 24 or 32 bytes for C(cbc(aes)).
-        type: str
+        type: raw
         required: true
   auth: &auth
     description:
@@ -83,7 +86,7 @@ options:
         required: true
       key:
         description: The key, C(0x) hex or ASCII text; its length must match the algorithm (32 bytes for C(hmac-sha256)).
-        type: str
+        type: raw
         required: true
       trunc_len:
         description: ICV truncation in bits. Defaults to the RFC value (128 for C(hmac-sha256), 96 for C(hmac-sha1) and C(hmac-md5)).
@@ -101,7 +104,7 @@ options:
         required: true
       key:
         description: Key followed by its salt, C(0x) hex or ASCII (20, 28 or 36 bytes for AES-GCM).
-        type: str
+        type: raw
         required: true
       icv_len:
         description: ICV length in bits (64, 96 or 128; default 128).
@@ -258,10 +261,10 @@ EXAMPLES = r"""
   xfrm.ipsec.ipsec_sa:
     allow_weak_algorithms: true
     sas:
-      - {src: 10.0.0.11, dst: 10.0.0.216, proto: ah, spi: 15700, auth: {algorithm: hmac-md5, key: "1234567890123456"}}
-      - {src: 10.0.0.216, dst: 10.0.0.11, proto: ah, spi: 24500, auth: {algorithm: hmac-md5, key: "1234567890123456"}}
-      - {src: 10.0.0.11, dst: 10.0.0.216, proto: esp, spi: 15701, enc: {algorithm: 3des-cbc, key: "123456789012123456789012"}}
-      - {src: 10.0.0.216, dst: 10.0.0.11, proto: esp, spi: 24501, enc: {algorithm: 3des-cbc, key: "123456789012123456789012"}}
+      - {src: 10.0.0.11, dst: 10.0.0.216, proto: ah, spi: 15700, auth: {algorithm: hmac-md5, key: '"1234567890123456"'}}
+      - {src: 10.0.0.216, dst: 10.0.0.11, proto: ah, spi: 24500, auth: {algorithm: hmac-md5, key: '"1234567890123456"'}}
+      - {src: 10.0.0.11, dst: 10.0.0.216, proto: esp, spi: 15701, enc: {algorithm: 3des-cbc, key: '"123456789012123456789012"'}}
+      - {src: 10.0.0.216, dst: 10.0.0.11, proto: esp, spi: 24501, enc: {algorithm: 3des-cbc, key: '"123456789012123456789012"'}}
 
 # KAME "host-to-host" with modern algorithms: one SA per direction, keys from the vault.
 - name: Transport-mode ESP from host A to host B
@@ -342,17 +345,15 @@ errors:
   sample: ["sas[3].enc.key: 24 bytes given, cbc(aes) takes 16, 24 or 32 bytes"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_argspec import sa_module_spec
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import paused_gc
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.tables import SA
-from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import run_entries
+from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import XfrmModule, run_entries
 
 
 def main():
     with paused_gc():  # a list of 10,000 entries: see gc_pause.py
-        run_entries(AnsibleModule(**sa_module_spec()), SA)
+        run_entries(XfrmModule(**sa_module_spec()), SA)
 
 
 if __name__ == "__main__":

@@ -114,14 +114,12 @@ removed:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_argspec import save_module_spec
-from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import save
+from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_common import XfrmModule, save
 
 
 def main():
-    save(AnsibleModule(**save_module_spec()))
+    save(XfrmModule(**save_module_spec()))
 
 
 if __name__ == "__main__":

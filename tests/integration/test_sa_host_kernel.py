@@ -60,7 +60,7 @@ def test_sa_validation_error_names_the_field_before_any_kernel_request(netns):
 
 def test_weak_seed_algorithms_need_the_opt_in(netns):
     lartc = {"netns": netns, "src": "10.0.0.216", "dst": "10.0.0.11", "proto": "esp", "spi": 24501,
-             "enc": {"algorithm": "3des-cbc", "key": "123456789012123456789012"}}
+             "enc": {"algorithm": "3des-cbc", "key": '"123456789012123456789012"'}}
     refused = run_module("ipsec_sa", lartc, check=True).only
     assert refused["failed"] is True and "allow_weak_algorithms" in refused["msg"]
     allowed = run_module("ipsec_sa", dict(lartc, allow_weak_algorithms=True), check=True)

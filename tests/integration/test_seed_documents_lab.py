@@ -10,8 +10,8 @@ from ansible_run import run_module
 from traffic import Capture, flush_xfrm as reset, lan_to_lan_is_esp_only_on_the_wan, ping, sa_counters
 
 # LARTC chapter 7, keys and SPIs exactly as printed there (weak algorithms: opt-in)
-LARTC_AH = {"algorithm": "hmac-md5", "key": "1234567890123456"}
-LARTC_ESP = {"algorithm": "3des-cbc", "key": "123456789012123456789012"}
+LARTC_AH = {"algorithm": "hmac-md5", "key": '"1234567890123456"'}
+LARTC_ESP = {"algorithm": "3des-cbc", "key": '"123456789012123456789012"'}
 
 
 def lartc_sas(h216, h11):

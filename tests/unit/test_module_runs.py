@@ -168,7 +168,8 @@ def test_apply_puts_sas_then_policies_in_one_request_and_a_rerun_changes_nothing
 def test_apply_deletes_policies_before_the_sas_they_used(kernel):
     run(ipsec_apply, {"sas": SAS, "policies": POLICIES})
     kernel.requests.clear()
-    gone = run(ipsec_apply, {"sas": [], "policies": [], "exclusive": True})
+    gone = run(ipsec_apply, {"sas": [dict(sa, state="absent") for sa in SAS],
+                             "policies": [dict(p, state="absent") for p in POLICIES]})
     assert gone["summary"]["delete"] == 4 and kernel.sas == {} and kernel.policies == {}
     assert [mtype for mtype, _payload in kernel.requests] == [C.XFRM_MSG_DELPOLICY] * 2 + [C.XFRM_MSG_DELSA] * 2
 
@@ -237,8 +238,8 @@ def test_a_converted_setkey_file_puts_the_same_state_in_place_as_the_file_itself
     assert [sa["auth"]["algorithm"] for sa in converted["sas"] if "auth" in sa] == ["hmac(md5)"] * 2
     run(ipsec_apply, {"setkey": LARTC_216, "allow_weak_algorithms": True})
     from_file = (dict(kernel.sas), dict(kernel.policies))
-    gone = run(ipsec_apply, {"exclusive": True})
-    assert gone["summary"]["delete"] == 7 and kernel.sas == {} and kernel.policies == {}
+    gone = run(ipsec_flush, {})
+    assert len(gone["removed"]["sas"] + gone["removed"]["policies"]) == 7 and kernel.sas == {} and kernel.policies == {}
     run(ipsec_apply, dict(converted, allow_weak_algorithms=True))
     assert (kernel.sas, kernel.policies) == from_file
     assert not run(ipsec_apply, {"setkey": LARTC_216, "allow_weak_algorithms": True})["changed"]

@@ -317,3 +317,16 @@ def test_when_the_controller_is_a_peer_its_path_stays_in_clear_with_a_warning_no
     assert any("is the management path: left in clear" in w for w in result["warnings"])
     assert any(p["templates"] for p in args["policies"] if "2001:db8::2" in (p["src"], p["dst"])), \
         "the pair's IPv6 path is still protected"
+
+
+def test_a_host_left_without_pairs_has_the_collections_entries_flushed_stage_by_stage():
+    groups, hostvars = inventory(gateways={})
+    for host in MESH:
+        hostvars[host]["ipsec_host_pairs"] = [["h1", "h2"]]  # h3 and h4 lost their last peer
+    collisions = scan(groups, hostvars)
+    (sas_stage,) = sent_by("h3", "sas", groups, hostvars, spi_collisions=collisions)
+    (policies_stage,) = sent_by("h3", "policies", groups, hostvars, spi_collisions=collisions)
+    # the modules refuse `exclusive: true` without entries (it would delete everything by accident)
+    assert sas_stage == ("xfrm.ipsec.ipsec_flush", {"scope": "managed", "sas": True, "policies": False})
+    assert policies_stage == ("xfrm.ipsec.ipsec_flush", {"scope": "managed", "sas": False, "policies": True})
+    assert sent_by("h1", "sas", groups, hostvars, spi_collisions=collisions)[0][0] == "xfrm.ipsec.ipsec_apply"

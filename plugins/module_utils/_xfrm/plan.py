@@ -64,6 +64,22 @@ def plan_sas(want, absent, have, exclusive=False):
     return _plan(want, absent, have, exclusive, lambda new, old: new.updatable_from(old))
 
 
+def foreign_conflicts(want, have):
+    """[(wanted, held)]: wanted managed entries whose identity the kernel holds as a foreign entry (another IPsec
+    daemon's, or made by hand: reqid or index outside the managed range) with other contents. Planning them
+    would change the foreign entry; an equal one is left as it is."""
+    held = {entry.identity: entry for entry in have if not entry.managed}
+    out = []
+    for entry in want:
+        old = held.get(entry.identity)
+        if old is None or old == entry:
+            continue
+        if hasattr(entry, "reqid") and not entry.managed:
+            continue  # an SA the request itself gives a reqid outside the range: the user took it over knowingly
+        out.append((entry, old))
+    return out
+
+
 def direction(sa):
     """What an SA carries traffic for, whatever its keys: source, destination, protocol, mark."""
     return (sa.src, sa.dst, sa.proto, sa.mark)

@@ -15,6 +15,7 @@ import os
 import socket
 
 from . import constants as C
+from .validate import shown
 from .messages import NLMSGHDR, NLMSGERR, decode_policy, decode_sa, encode_flush_policy, encode_flush_sa, iter_attrs
 
 BATCH_MESSAGES = 1000
@@ -58,11 +59,13 @@ class Transport:
     def __init__(self, netns=None):
         self.netns = netns
         self._seq = 0
-        if netns:
+        if netns is not None:
+            if not str(netns).strip():  # "{{ ns | default('') }}" must not key the host's own kernel
+                raise XfrmError(errno.EINVAL, "netns: empty; leave the option out to use the host's own XFRM tables")
             ns = _import_netns()
             if netns not in ns.listnetns():
                 # pyroute2 0.9 would create a missing namespace: a typo must not make a new empty one
-                raise XfrmError(errno.ENOENT, "network namespace %r does not exist" % netns)
+                raise XfrmError(errno.ENOENT, "netns: network namespace %s does not exist" % shown(netns))
             ns.pushns(netns)
             try:
                 self.sock = self._open()

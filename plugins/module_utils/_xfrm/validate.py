@@ -20,6 +20,7 @@ its own path.
 from __future__ import annotations
 
 import functools
+import re
 from typing import NamedTuple
 
 from . import constants as C
@@ -38,7 +39,11 @@ BITS_FIELDS = {"auth": "trunc_len", "aead": "icv_len"}
 ALGO_KINDS = ("enc", "auth", "aead", "comp")
 PORT_PROTOS = (6, 17, 132, 33, 1, 58)  # tcp udp sctp dccp, icmp/icmpv6 (type and code)
 MAX_DEPTH = 6  # XFRM_MAX_DEPTH: templates per policy
-ANY = ("any", "*", "")
+ANY = ("any", "*")
+SHOWN = 60  # characters of a user's value a message repeats at most
+ALGORITHM_NAME = re.compile(r"^[a-z0-9()_,-]{1,40}$", re.IGNORECASE)
+HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+HEX = re.compile(r"^[0-9a-fA-F]+$")
 # What an option left out means: the modules' argument specs take their defaults from here too
 DEFAULTS = {
     "sa": {"proto": "esp", "mode": "transport", "replay_window": 0, "state": "present"},
@@ -62,6 +67,12 @@ class ValidationError(ValueError):
     def __init__(self, errors):
         self.errors = list(errors)
         super().__init__("; ".join(self.errors))
+
+
+def shown(value, limit=SHOWN):
+    """A user's value as a message repeats it: repr(), cut to `limit` characters with the length said."""
+    text = repr(value)
+    return text if len(text) <= limit else "%s... (%d characters)" % (text[:limit], len(text))
 
 
 # -- rules: one function each, one row in its table ------------------------------------
@@ -155,7 +166,14 @@ def _no_optional_tunnel_on_output(f):
     return []
 
 
-TEMPLATE_RULES = (_tunnel_needs_endpoints, _no_optional_tunnel_on_output)
+def _transport_takes_no_endpoints(f):
+    if f.mode_name == "transport" and (f.src is not None or f.dst is not None):
+        return [("src" if f.src is not None else "dst", "a transport-mode template takes no src/dst: the kernel uses the "
+                 "packet's own addresses (endpoints are for mode: tunnel)")]
+    return []
+
+
+TEMPLATE_RULES = (_tunnel_needs_endpoints, _no_optional_tunnel_on_output, _transport_takes_no_endpoints)
 
 
 def _at_most_max_depth(f):
@@ -222,7 +240,10 @@ def _algorithm(kind, name, bits_given, allow_weak, allow_static_counter_mode):
     alg = C.ALGORITHM_NAMES.get((kind, str(name).lower() if name is not None else None))
     if alg is None:
         known = sorted({a.name for a in C.ALGORITHMS if a.kind == kind} | {s for a in C.ALGORITHMS if a.kind == kind for s in a.aliases})
-        return None, 0, (("algorithm", "%r is not a known %s algorithm (%s)" % (name, kind, ", ".join(known))),)
+        # a key pasted into the name is not repeated in the message (the name option is not no_log)
+        given = shown(name) if isinstance(name, str) and ALGORITHM_NAME.match(name) else \
+            "the value given (%d characters, not shown: it is not an algorithm's name and may be a key)" % len(str(name))
+        return None, 0, (("algorithm", "%s is not a known %s algorithm (%s)" % (given, kind, ", ".join(known))),)
     field = BITS_FIELDS.get(kind)
     checker = Checker()
     bits = checker.number(bits_given, field or "", 0, 512, default=alg.bits[0]) if field else 0
@@ -279,14 +300,17 @@ class Checker:
 
     def number(self, value, path, low=0, high=U32, default=0):
         """An integer given as int, decimal or 0x hex text, within [low, high]."""
-        if value is None or value == "":
+        if value is None:
+            return default
+        if isinstance(value, str) and not value.strip():
+            self.error(path, "empty: give a number or leave the option out")
             return default
         try:
-            if isinstance(value, bool):
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
                 raise ValueError
             number = value if isinstance(value, int) else int(str(value).strip(), 0)
         except ValueError:
-            self.error(path, "%r is not a number (decimal or 0x hex)" % (value,))
+            self.error(path, "%s is not a number (decimal or 0x hex)" % shown(value))
             return default
         if not low <= number <= high:
             self.error(path, "%d is out of range %d-%d" % (number, low, high))
@@ -298,18 +322,23 @@ class Checker:
             return default
         key = str(value).lower()
         if key not in table:
-            self.error(path, "%r is not one of %s" % (value, ", ".join(sorted(table))))
+            self.error(path, "%s is not one of %s" % (shown(value), ", ".join(sorted(table))))
             return default
         return table[key]
 
     def address(self, value, path, family=None):
-        """One host address; None when missing (the caller decides whether that is an error)."""
-        if value is None or value == "":
+        """One host address; None when missing (the caller decides whether that is an error) or invalid."""
+        if value is None:
             return None
         try:
-            address = Address.parse(str(value))
+            if not isinstance(value, str):
+                raise ValueError
+            if not value.strip():
+                self.error(path, "empty: give an IPv4 or IPv6 address")
+                return None
+            address = Address.parse(value)
         except ValueError:
-            self.error(path, "%r is not an IPv4 or IPv6 address" % (value,))
+            self.error(path, "%s is not an IPv4 or IPv6 address" % shown(value))
             return None
         if family and address.family != family:
             self.error(path, "%s is not of the same address family as the other end" % (address,))
@@ -318,11 +347,13 @@ class Checker:
     def network(self, value, path):
         """An address with optional prefix (not 'any': the caller tells that apart first), or None when invalid."""
         try:
-            return Network.parse(str(value))
+            if not isinstance(value, str):
+                raise ValueError
+            return Network.parse(value)
         except HostBitsSet as exc:
             self.error(path, str(exc))
         except ValueError:
-            self.error(path, "%r is not an address or address/prefix (or 'any')" % (value,))
+            self.error(path, "%s is not an address or address/prefix (or 'any')" % shown(value))
         return None
 
     def upper_proto(self, value, path):
@@ -334,24 +365,42 @@ class Checker:
         return self.number(text, path, 0, 255)
 
     def key(self, value, path):
-        """Key bytes from setkey's forms: 0x hex, or ASCII text (quotes optional)."""
+        """Key bytes from setkey's forms: 0x hex, or ASCII text in double quotes ("..."), or unquoted ASCII text
+        that cannot be mistaken for hex digits; None when invalid (the error says why, without the key)."""
         if value is None:
             self.error(path, "a key is required")
-            return b""
-        text = str(value)
-        if text[:2].lower() == "0x":
-            try:
-                return bytes.fromhex(text[2:].replace("_", ""))
-            except ValueError:
-                self.error(path, "0x form must be an even number of hex digits")
-                return b""
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            self.error(path, "a number, not a string: YAML reads an unquoted 0x... as an integer; quote the key "
+                             "(key: \"0x...\")")
+            return None
+        if not isinstance(value, str):
+            self.error(path, "a string is required (0x hex, or ASCII text in double quotes), got %s" % type(value).__name__)
+            return None
+        if value[:2].lower() == "0x":
+            bad = next((i for i, c in enumerate(value[2:]) if c not in HEX_DIGITS and c != "_"), None)
+            digits = value[2:].replace("_", "")
+            if bad is not None or not digits:
+                self.error(path, "the 0x form takes hex digits (0-9, a-f) only: %s" % (
+                    "none given" if bad is None else "character %d is %s" % (
+                        bad + 3, "a space" if value[2 + bad].isspace() else "not one")))
+                return None
+            if len(digits) % 2:
+                self.error(path, "the 0x form needs whole bytes: an even number of hex digits, %d given" % len(digits))
+                return None
+            return bytes.fromhex(digits)
+        text = value
         if len(text) >= 2 and text[0] == text[-1] == '"':
             text = text[1:-1]
+        elif HEX.match(text) and len(text) >= 8:
+            self.error(path, "%d hex digits without 0x: write 0x in front of a hex key, or put an ASCII key in double "
+                             "quotes (\"...\")" % len(text))
+            return None
         try:
             return text.encode("ascii")
         except UnicodeEncodeError:
             self.error(path, "an ASCII key may hold ASCII characters only; use the 0x hex form for binary keys")
-            return b""
+            return None
 
     # -- composite values ----------------------------------------------------
 
@@ -370,6 +419,8 @@ class Checker:
         if kind != "comp":
             given = options.get("key")
             key = self.key(given, path + ".key") if alg.key_bits != (0,) or given else b""
+            if key is None:
+                return None
             if len(key) * 8 not in alg.key_bits:
                 self.error(path + ".key", "%d bytes given, %s takes %s" % (len(key), alg.name, _byte_sizes(alg.key_bits)))
         return Algo(alg.name, key, bits)
@@ -377,16 +428,27 @@ class Checker:
     def mark(self, options, path):
         if not options:
             return NO_MARK
-        return Mark(value=self.number(options.get("value"), path + ".value"),
+        mark = Mark(value=self.number(options.get("value"), path + ".value"),
                     mask=self.number(options.get("mask"), path + ".mask", default=U32))
+        if mark.value & ~mark.mask & U32:
+            self.error(path + ".value", "0x%x has bits outside the mask 0x%x: no packet's (mark & mask) can equal it"
+                       % (mark.value, mark.mask))
+        return mark
 
     def lifetime(self, options, path):
         if not options:
             return NO_LIFETIME
         for name in sorted(set(options) - set(LIFETIME_FIELDS)):
             self.error("%s.%s" % (path, name), "unknown limit; known: %s" % ", ".join(LIFETIME_FIELDS))
-        return Lifetime(**{name: self.number(options[name], "%s.%s" % (path, name), 0, C.XFRM_INF)
-                           for name in LIFETIME_FIELDS if options.get(name) is not None})
+        lifetime = Lifetime(**{name: self.number(options[name], "%s.%s" % (path, name), 0, C.XFRM_INF)
+                               for name in LIFETIME_FIELDS if options.get(name) is not None})
+        for name in (n for n in LIFETIME_FIELDS if n.startswith("soft_")):
+            hard = "hard_" + name[len("soft_"):]
+            soft_value, hard_value = getattr(lifetime, name), getattr(lifetime, hard)
+            if hard_value not in (0, C.XFRM_INF) and soft_value not in (0, C.XFRM_INF) and soft_value > hard_value:
+                self.error("%s.%s" % (path, name), "%d is above %s %d: the soft limit warns before the hard one "
+                           "ends the SA" % (soft_value, hard, hard_value))
+        return lifetime
 
     def selector(self, options, path, default_family=None):
         """A Selector from {src, dst, proto, sport, dport}; 'any' takes the other side's family."""
@@ -477,6 +539,9 @@ class Checker:
 
     def policy(self, options, path):
         """A Policy (state present) or a PolicyId (state absent) from one entry of ipsec_policy."""
+        for end in ("src", "dst"):
+            if options.get(end) is None:  # any/any with ESP required would cut every connection, Ansible's too
+                self.error("%s.%s" % (path, end), "required: an address, address/prefix, or 'any' for every address")
         selector = self.selector(options, path)
         direction = self.choice(options.get("dir"), path + ".dir", C.XFRM_POLICY_DIRS)
         if options.get("dir") is None:
