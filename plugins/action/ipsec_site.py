@@ -148,6 +148,18 @@ class Inventory:
         return out
 
 
+def _known_pairs(inventory, overrides):
+    """SiteError when ipsec_pair_generations names a pair the site does not have (a typo would leave the pair
+    meant on the site's generation)."""
+    if not isinstance(overrides, dict):
+        return
+    names = {keys.pair_name(a, b) for kind in site.KINDS for a, b in inventory.pair_names(kind)}
+    unknown = sorted(str(name) for name in overrides if str(name) not in names)
+    if unknown:
+        raise site.SiteError("ipsec_pair_generations: %s names no pair of the site (a pair is its two hosts sorted, "
+                             "joined with ~, like %s)" % (", ".join(unknown), min(names) if names else "db1~db2"))
+
+
 def controller_address(host):
     """The controller's own address toward host, as routed (a UDP connect sends nothing), or None."""
     try:
@@ -199,6 +211,12 @@ class ActionModule(ActionBase):
             with paused_gc():  # a site of thousands of pairs: see gc_pause.py
                 if stage == "scan":
                     return self._scan(deriver, inventory, generation)
+                groups = {kind: inventory.group(kind) for kind in site.KINDS}
+                if not any(host in members for members, _name in groups.values()):
+                    raise site.SiteError("%s is in neither group %s: it belongs to no site (a roll-out would remove "
+                                         "its IPsec state); add it to one, or leave it out of the play"
+                                         % (host, " nor ".join(name for _members, name in groups.values())))
+                _known_pairs(inventory, inventory.var(host, "ipsec_pair_generations"))
                 pairs = [p for kind in site.KINDS for p in inventory.pairs(kind, host)]
                 collisions = {tuple(c[:4]): c[4] for c in args.get("spi_collisions") or ()}
                 if stage == "retire":

@@ -88,8 +88,13 @@ class XfrmModule(basic.AnsibleModule):
 
 def open_transport(module):
     """The XFRM socket in the module's netns, or fail_json saying why not."""
+    netns = module.params.get("netns")
+    if netns is not None and (not netns.strip() or "/" in netns or "\x00" in netns or netns in (".", "..")):
+        # "{{ ns | default('') }}" must not key the host's own kernel, nor a path open another one
+        module.fail_json(msg="netns: %s is not a network namespace's name; leave the option out to use the host's own "
+                             "XFRM tables (nothing was changed)" % xvalidate.shown(netns))
     try:
-        return Transport(module.params.get("netns"))
+        return Transport(netns)
     except ImportError:
         module.fail_json(msg=missing_required_lib("pyroute2 (needed for the netns option)"), exception=traceback.format_exc())
     except XfrmError as exc:

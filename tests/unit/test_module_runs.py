@@ -30,9 +30,14 @@ POLICIES = [{"src": "192.0.2.1", "dst": "192.0.2.2", "dir": "out", "templates": 
 @pytest.fixture
 def kernel(monkeypatch):
     fake = FakeKernel()
-    monkeypatch.setattr(ipsec_common, "Transport", lambda netns=None: fake)
+    monkeypatch.setattr(ipsec_common, "Transport", lambda netns=None: fake if netns is None else _no_netns(netns))
     capture_exits(monkeypatch)
     return fake
+
+
+def _no_netns(netns):
+    """The fake kernel has no network namespaces: what Transport says of a name the host does not have."""
+    raise XfrmError(errno.ENOENT, "netns: network namespace %r does not exist" % netns)
 
 
 def run(module, args, check=False, diff=True, no_log=False):

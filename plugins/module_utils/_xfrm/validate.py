@@ -349,6 +349,9 @@ class Checker:
         try:
             if not isinstance(value, str):
                 raise ValueError
+            if not value.strip():
+                self.error(path, "empty: give an address, address/prefix, or 'any' for every address")
+                return None
             return Network.parse(value)
         except HostBitsSet as exc:
             self.error(path, str(exc))
@@ -362,6 +365,10 @@ class Checker:
         text = str(value).strip().lower()
         if text in C.UPPER_PROTOS:
             return C.UPPER_PROTOS[text]
+        if not text.isdigit():
+            self.error(path, "%s is not a protocol: a name (%s) or a number 0-255" % (shown(value), ", ".join(
+                sorted(C.UPPER_PROTOS))))
+            return 0
         return self.number(text, path, 0, 255)
 
     def key(self, value, path):
