@@ -148,6 +148,25 @@ class Inventory:
         return out
 
 
+class KeyedArgs(dict):
+    """Module arguments that carry keys. ansible-core's ANSIBLE_DEBUG=1 prints the arguments of every module it runs,
+    str() of this dict, whatever no_log says: this one prints its keys masked. The module receives them whole (as
+    JSON) and masks them in its own output (no_log)."""
+
+    def __repr__(self):
+        return repr(_masked(dict(self)))
+
+    __str__ = __repr__
+
+
+def _masked(value):
+    if isinstance(value, dict):
+        return {k: "********" if k == "key" else _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
+
+
 def _known_pairs(inventory, overrides):
     """SiteError when ipsec_pair_generations names a pair the site does not have (a typo would leave the pair
     meant on the site's generation)."""
@@ -283,7 +302,8 @@ class ActionModule(ActionBase):
         out of the inventory), ipsec_flush of the collection's entries in the tables the stage changes, as the
         modules refuse an exclusive request without entries."""
         if args.get("sas") or args.get("policies"):
-            return self._execute_module(module_name="xfrm.ipsec." + module, task_vars=task_vars, module_args=args)
+            return self._execute_module(module_name="xfrm.ipsec." + module, task_vars=task_vars,
+                                        module_args=KeyedArgs(args))
         tables = dict(sas=module == "ipsec_apply", policies=module == "ipsec_policy")
         return self._execute_module(module_name="xfrm.ipsec.ipsec_flush", task_vars=task_vars, module_args=dict(
             scope="managed", **tables, **{k: v for k, v in args.items() if k == "netns"}))
