@@ -100,9 +100,10 @@ class Site:
         self.vars.touch(mode=0o600)
         self.vars.write_text(json.dumps({"ipsec_master_secret": master}))
 
-    def run(self, playbook="site_vpn.yml", *extra, inventory=None, as_json=True, verbosity=0):
-        """ansible-playbook; with as_json the ansible.posix.json callback's document is returned as .doc."""
-        env = ansible_env()
+    def run(self, playbook="site_vpn.yml", *extra, inventory=None, as_json=True, verbosity=0, env=None):
+        """ansible-playbook; with as_json the ansible.posix.json callback's document is returned as .doc. env: more
+        environment variables (ANSIBLE_DEBUG...)."""
+        env = dict(ansible_env(), **(env or {}))
         if as_json:
             env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
         cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory or self.inventory),

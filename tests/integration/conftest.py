@@ -54,11 +54,11 @@ class Lab:
         self.hosts = info["hosts"]
         self._key = info["ssh_key"]
 
-    def ssh(self, node, command, check=True):
-        """Run a shell command in a guest; CompletedProcess with text output."""
+    def ssh(self, node, command, check=True, input=None):  # pylint: disable=redefined-builtin
+        """Run a shell command in a guest (input: its stdin); CompletedProcess with text output."""
         cmd = ["ssh", "-q", "-i", self._key, "-p", str(self.hosts[node]["ansible_port"]), "-o", "StrictHostKeyChecking=no",
                "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "root@127.0.0.1", command]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False, input=input)
         if check and proc.returncode != 0:
             raise AssertionError("lab ssh %s %r: rc %d\n%s%s" % (node, command, proc.returncode, proc.stdout, proc.stderr))
         return proc
