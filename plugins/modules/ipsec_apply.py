@@ -158,6 +158,8 @@ options:
     description:
       - Also remove every managed SA and managed policy that the request does not list (see the notes), so the kernel
         holds exactly the managed entries given. Entries of other tools are never removed.
+      - Refused with an empty request (no entries at all), which would remove them all: a C(default([])) away from
+        unkeying a host. Use M(xfrm.ipsec.ipsec_flush) with O(xfrm.ipsec.ipsec_flush#module:scope=managed) for that.
     type: bool
     default: false
   setkey:

@@ -26,10 +26,12 @@ options:
   src: &src
     description:
       - Source address or network of the traffic (setkey's first address), or C(any).
+      - Required in each policy (also with O(state=absent)): a policy left without O(src) and O(dst) would be
+        C(any -> any) with IPsec required, cutting every connection (Ansible's too); write C(any) to mean it.
     type: str
   dst: &dst
     description:
-      - Destination address or network of the traffic, or C(any).
+      - Destination address or network of the traffic, or C(any). Required, like O(src).
     type: str
   proto: &proto
     description:
@@ -78,10 +80,10 @@ options:
         choices: [transport, tunnel, beet]
         default: transport
       src:
-        description: Tunnel source (required for C(tunnel) and C(beet)).
+        description: Tunnel source (required for C(tunnel) and C(beet); refused for C(transport), which uses the packet's own).
         type: str
       dst:
-        description: Tunnel destination (required for C(tunnel) and C(beet)).
+        description: Tunnel destination (required for C(tunnel) and C(beet); refused for C(transport)).
         type: str
       spi:
         description: Use only the SA with this SPI (0, the default, means any). Pinning it makes key rotation explicit.
@@ -167,6 +169,8 @@ options:
     description:
       - Also remove every managed policy (see the notes) that the request does not list. Policies of other tools are
         never removed.
+      - Refused with an empty request (no entries at all), which would remove them all: a C(default([])) away from
+        unkeying a host. Use M(xfrm.ipsec.ipsec_flush) with O(xfrm.ipsec.ipsec_flush#module:scope=managed) for that.
     type: bool
     default: false
 seealso:
