@@ -13,7 +13,7 @@ options:
     description:
       - Name of a network namespace (as in C(ip netns list)) whose XFRM tables to manage instead of the host's.
       - The namespace must exist; a misspelt name is an error, never a new empty namespace. An empty string or a path
-        is refused too (C("{{ ns | default('') }}") must not key the host's own kernel): leave the option out for the host.
+        is refused too, so that an empty C(default) never keys the host's own kernel; leave the option out for the host.
       - Needs the Python library C(pyroute2) on the managed host.
     type: str
 requirements:
@@ -37,9 +37,9 @@ notes:
     O(xfrm.ipsec.ipsec_flush#module:scope=managed) touch nothing else.
     An SA is managed when its reqid is in 0x70000000-0x7fffffff (the default reqid is 0x70000000);
     a policy is managed when its kernel index is in that range (the modules give each new policy such an index).
-  - A request never changes a foreign entry (an IPsec daemon's, or one made by hand): an entry that has the identity of
-    a foreign one with other contents is refused, naming it. An equal foreign entry is left as it is.
-  - One run at a time changes one kernel's tables (the host's, or one namespace's): a run waits for another one
+  - A request never changes a foreign entry (an IPsec daemon's, or one made by hand). An entry that has the identity of
+    a foreign one with other contents is refused, naming it; an equal foreign entry is left as it is.
+  - One run at a time changes one kernel's tables (the host's, or one namespace's). A run waits for another one
     (C(/run/xfrm-ipsec/*.lock), an C(flock) that a killed run releases) for up to 120 seconds, or the seconds
     in the environment variable C(XFRM_IPSEC_LOCK_WAIT), then fails naming the holder's pid, having changed nothing.
 """

@@ -59,8 +59,8 @@ def shape_errors(spec, params, path=""):
             if isinstance(item, dict):
                 errors += shape_errors(option["options"], item, at)
             else:
-                errors.append("%s: a dictionary is required (with %s), got %s" % (at, ", ".join(sorted(option["options"])),
-                                                                                 _kind(item)))
+                errors.append("%s: a dictionary is required (with %s), got %s"
+                              % (at, ", ".join(sorted(option["options"])), _kind(item)))
     return errors
 
 

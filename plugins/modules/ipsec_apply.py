@@ -42,20 +42,20 @@ options:
         type: dict
         suboptions:
           algorithm: {description: 'As O(xfrm.ipsec.ipsec_sa#module:sas[].enc.algorithm).', type: str, required: true}
-          key: {description: 'As O(xfrm.ipsec.ipsec_sa#module:sas[].enc.key).', type: str, required: true}
+          key: {description: 'As O(xfrm.ipsec.ipsec_sa#module:sas[].enc.key).', type: raw, required: true}
       auth:
         description: As O(xfrm.ipsec.ipsec_sa#module:sas[].auth).
         type: dict
         suboptions:
           algorithm: {description: 'As O(xfrm.ipsec.ipsec_sa#module:sas[].auth.algorithm).', type: str, required: true}
-          key: {description: 'As O(xfrm.ipsec.ipsec_sa#module:sas[].auth.key).', type: str, required: true}
+          key: {description: 'As O(xfrm.ipsec.ipsec_sa#module:sas[].auth.key).', type: raw, required: true}
           trunc_len: {description: 'As O(xfrm.ipsec.ipsec_sa#module:sas[].auth.trunc_len).', type: int}
       aead:
         description: As O(xfrm.ipsec.ipsec_sa#module:sas[].aead).
         type: dict
         suboptions:
           algorithm: {description: 'As O(xfrm.ipsec.ipsec_sa#module:sas[].aead.algorithm).', type: str, required: true}
-          key: {description: 'As O(xfrm.ipsec.ipsec_sa#module:sas[].aead.key).', type: str, required: true}
+          key: {description: 'As O(xfrm.ipsec.ipsec_sa#module:sas[].aead.key).', type: raw, required: true}
           icv_len: {description: 'As O(xfrm.ipsec.ipsec_sa#module:sas[].aead.icv_len).', type: int}
       comp:
         description: As O(xfrm.ipsec.ipsec_sa#module:sas[].comp).
@@ -158,8 +158,8 @@ options:
     description:
       - Also remove every managed SA and managed policy that the request does not list (see the notes), so the kernel
         holds exactly the managed entries given. Entries of other tools are never removed.
-      - Refused with an empty request (no entries at all), which would remove them all: a C(default([])) away from
-        unkeying a host. Use M(xfrm.ipsec.ipsec_flush) with O(xfrm.ipsec.ipsec_flush#module:scope=managed) for that.
+      - Refused with an empty request (no entries at all), which would remove them all (a C(default([])) away from
+        unkeying a host). Use M(xfrm.ipsec.ipsec_flush) with O(xfrm.ipsec.ipsec_flush#module:scope=managed) for that.
     type: bool
     default: false
   setkey:

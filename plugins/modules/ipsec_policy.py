@@ -26,7 +26,7 @@ options:
   src: &src
     description:
       - Source address or network of the traffic (setkey's first address), or C(any).
-      - Required in each policy (also with O(state=absent)): a policy left without O(src) and O(dst) would be
+      - Required in each policy, also with O(state=absent). A policy left without O(src) and O(dst) would be
         C(any -> any) with IPsec required, cutting every connection (Ansible's too); write C(any) to mean it.
     type: str
   dst: &dst
@@ -169,8 +169,8 @@ options:
     description:
       - Also remove every managed policy (see the notes) that the request does not list. Policies of other tools are
         never removed.
-      - Refused with an empty request (no entries at all), which would remove them all: a C(default([])) away from
-        unkeying a host. Use M(xfrm.ipsec.ipsec_flush) with O(xfrm.ipsec.ipsec_flush#module:scope=managed) for that.
+      - Refused with an empty request (no entries at all), which would remove them all (a C(default([])) away from
+        unkeying a host). Use M(xfrm.ipsec.ipsec_flush) with O(xfrm.ipsec.ipsec_flush#module:scope=managed) for that.
     type: bool
     default: false
 seealso:

@@ -68,9 +68,9 @@ options:
       key:
         description:
           - The key, as C(0x) followed by hex digits, or as ASCII text in double quotes as setkey writes it
-            (C(key: '"hogehoge"') in YAML). Unquoted ASCII text is taken too, unless it is made of 8 or more hex
-            digits only (C(1234567890123456)): that is refused, as it is almost always a hex key missing its C(0x).
-          - Quote a hex key in YAML (C(key: "0x5a...")): unquoted, YAML reads C(0x5a...) as an integer, which is refused.
+            (in YAML C('"hogehoge"')). Unquoted ASCII text is taken too, unless it is made of 8 or more hex
+            digits only (C(1234567890123456)); that is refused, as it is almost always a hex key missing its C(0x).
+          - Quote a hex key in YAML (C("0x5a...")). Unquoted, YAML reads C(0x5a...) as an integer, which is refused.
           - Its length must match the algorithm, for example 16, 24 or 32 bytes for C(cbc(aes)).
         type: raw
         required: true
@@ -241,8 +241,8 @@ options:
     description:
       - Also remove every managed SA (see the notes) that the request does not list, so the kernel holds exactly the
         managed SAs given. SAs of other tools are never removed.
-      - Refused with an empty request (no entries at all), which would remove them all: a C(default([])) away from
-        unkeying a host. Use M(xfrm.ipsec.ipsec_flush) with O(xfrm.ipsec.ipsec_flush#module:scope=managed) for that.
+      - Refused with an empty request (no entries at all), which would remove them all (a C(default([])) away from
+        unkeying a host). Use M(xfrm.ipsec.ipsec_flush) with O(xfrm.ipsec.ipsec_flush#module:scope=managed) for that.
     type: bool
     default: false
 seealso:

@@ -92,8 +92,8 @@ CASES = [
     Case("spi_boolean", "ipsec_sa", sas(sa(spi=True)), "sas[0].spi"),
     Case("spi_list", "ipsec_sa", sas(sa(spi=[4096])), "sas[0].spi"),
     Case("spi_missing", "ipsec_sa", sas(sa(spi=None)), "sas[0].spi"),
-    Case("cpi_above_16_bits", "ipsec_sa", sas(sa(proto="comp", spi=0x10000, enc=None, auth=None,
-                                                comp={"algorithm": "deflate"})), "sas[0].spi"),
+    Case("cpi_above_16_bits", "ipsec_sa",
+         sas(sa(proto="comp", spi=0x10000, enc=None, auth=None, comp={"algorithm": "deflate"})), "sas[0].spi"),
     Case("spi_single_entry_empty", "ipsec_sa", dict(sa(spi="")), "spi"),
     # -- addresses -----------------------------------------------------------------------------------
     Case("dst_empty_string", "ipsec_sa", sas(sa(dst="")), "sas[0].dst"),

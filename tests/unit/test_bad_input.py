@@ -21,8 +21,8 @@ from ansible_collections.xfrm.ipsec.tests.unit.bad_inputs import CASES, KEYS, po
 from ansible_collections.xfrm.ipsec.tests.unit import test_site
 from ansible_collections.xfrm.ipsec.tests.unit.test_module_runs import kernel, run  # noqa: F401 pylint: disable=unused-import
 
-MODULES = {m.__name__.rsplit(".", 1)[1]: m for m in (ipsec_apply, ipsec_firewall, ipsec_flush, ipsec_info, ipsec_lint,
-                                                      ipsec_policy, ipsec_sa, ipsec_save)}
+MODULES = {m.__name__.rsplit(".", 1)[1]: m
+           for m in (ipsec_apply, ipsec_firewall, ipsec_flush, ipsec_info, ipsec_lint, ipsec_policy, ipsec_sa, ipsec_save)}
 ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
 CHANGES = {table.messages for table in (SA, POLICY)}
 LONGEST_WORD = 200
@@ -47,9 +47,9 @@ def held(kernel):  # noqa: F811
     """The fake kernel before the case: one managed SA each way and their policies, a foreign SA and policy."""
     run(ipsec_apply, {"sas": [sa(), sa(src="192.0.2.2", dst="192.0.2.1", spi=4097)],
                       "policies": [policy(), policy(src="192.0.2.2", dst="192.0.2.1", dir="in")]})
-    (foreign_sa,), _, _ = validate_sas({"sas": [sa(spi=0x5000, reqid=7)]})
-    (foreign_policy,), _, _ = validate_policies({"policies": [policy(src="192.0.2.8", dst="192.0.2.9", dir="in",
-                                                                     templates=[{"proto": "ah", "reqid": 7}])]})
+    foreign_sa = validate_sas({"sas": [sa(spi=0x5000, reqid=7)]})[0][0]
+    foreign_policy = validate_policies({"policies": [policy(src="192.0.2.8", dst="192.0.2.9", dir="in",
+                                                                templates=[{"proto": "ah", "reqid": 7}])]})[0][0]
     kernel.sas[foreign_sa.identity] = foreign_sa
     kernel.policies[foreign_policy.identity] = foreign_policy.with_index(0x1238)
     kernel.requests.clear()
@@ -66,7 +66,7 @@ def test_a_module_refuses_bad_input_naming_the_field_and_the_kernel_keeps_its_st
     assert result["failed"], "%s was accepted: %s" % (case.name, json.dumps(result)[:500])
     assert_clear(case, result["msg"], json.dumps(result))
     assert (dict(kernel.sas), dict(kernel.policies)) == before, case.name
-    assert not [t for t, _ in kernel.requests if any(t in messages for messages in CHANGES)], case.name
+    assert not [r for r in kernel.requests if any(r[0] in messages for messages in CHANGES)], case.name
     assert not os.path.exists(tmp_path / "state"), "%s wrote a file" % case.name
 
 
