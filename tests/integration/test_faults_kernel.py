@@ -9,11 +9,18 @@ import fcntl
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import time
 
+import pytest
+
 from ansible_collections.xfrm.ipsec.plugins.module_utils import ipsec_system
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import Transport
+from ansible_collections.xfrm.ipsec.plugins.modules import ipsec_policy
+from ansible_collections.xfrm.ipsec.tests.unit.fake_kernel import capture_exits
+from ansible_collections.xfrm.ipsec.tests.unit.test_module_runs import run
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 COLLECTIONS = ROOT / "tests" / "output" / "collections"
@@ -114,3 +121,40 @@ def test_a_run_killed_mid_apply_leaves_a_state_the_next_run_repairs(netns):
     assert repair["changed"] and repair["summary"]["add"] == len(target) - len(partial), repair["summary"]
     assert held(netns) == as_held(target)
     assert not result_of(start("ipsec_policy", {"netns": netns, "policies": target}))["changed"]
+
+
+@pytest.mark.parametrize("failing", ["adds_and_updates", "deletes"])
+def test_a_netlink_error_in_the_middle_of_a_bulk_apply_leaves_the_real_kernel_as_it_was(netns, monkeypatch, failing):
+    """In-process, with the real Transport: one request in the middle of a batch is cut short on its way to the kernel,
+    which refuses it (EINVAL); every change that took effect, in that batch and the ones before, is undone."""
+    capture_exits(monkeypatch)
+    old = wanted(1000, 6)
+    assert not run(ipsec_policy, {"netns": netns, "policies": old})["failed"]
+    subprocess.run(["ip", "-n", netns, "xfrm", "policy", "add", "src", "10.9.9.9/32", "dst", "10.250.0.1/32", "dir", "in",
+                    "tmpl", "proto", "ah"], check=True)
+    before = listing(netns)
+    # 3,000 adds, 500 priority updates, 500 deletes (exclusive): two batches, adds and updates, then deletes
+    request = [dict(p, priority=5) for p in old[:500]] + wanted(3000, 7)
+    batch = {"adds_and_updates": 1, "deletes": 2}[failing]
+    sent = []
+    real = Transport.request
+
+    def cut_short(transport, messages):
+        sent.append(len(messages))
+        if len(sent) == batch:
+            messages = list(messages)
+            middle = len(messages) // 2
+            messages[middle] = (messages[middle][0], messages[middle][1][:8])
+        return real(transport, messages)
+
+    monkeypatch.setattr(Transport, "request", cut_short)
+    result = run(ipsec_policy, {"netns": netns, "policies": request, "exclusive": True})
+    assert result["failed"] and "Every change of this request was undone" in result["msg"], result["msg"][:500]
+    assert sent[0] == 3500 and (failing != "deletes" or sent[1] == 500), sent
+    assert listing(netns) == before, "the kernel differs from before the failed run"
+
+
+def listing(ns):
+    """iproute2's listing of the namespace's policies, entry by entry, sorted (indexes and priorities included)."""
+    out = subprocess.run(["ip", "-n", ns, "xfrm", "policy"], capture_output=True, text=True, check=True).stdout
+    return sorted(re.split(r"\n(?=src )", out.strip()))
