@@ -231,7 +231,10 @@ class ActionModule(ActionBase):
                 if stage == "scan":
                     return self._scan(deriver, inventory, generation)
                 groups = {kind: inventory.group(kind) for kind in site.KINDS}
-                if not any(host in members for members, _name in groups.values()):
+                # a member of a group or of a roster belongs to the site, pairs or not (a host of the group that
+                # the roster left out is removed from the site: docs/site-rollout.md); a host in neither is a mistake
+                if not any(host in members or host in task_vars["groups"].get(name, ())
+                           for members, name in groups.values()):
                     raise site.SiteError("%s is in neither group %s: it belongs to no site (a roll-out would remove "
                                          "its IPsec state); add it to one, or leave it out of the play"
                                          % (host, " nor ".join(name for _members, name in groups.values())))

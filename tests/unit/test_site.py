@@ -330,3 +330,15 @@ def test_a_host_left_without_pairs_has_the_collections_entries_flushed_stage_by_
     assert sas_stage == ("xfrm.ipsec.ipsec_flush", {"scope": "managed", "sas": True, "policies": False})
     assert policies_stage == ("xfrm.ipsec.ipsec_flush", {"scope": "managed", "sas": False, "policies": True})
     assert sent_by("h1", "sas", groups, hostvars, spi_collisions=collisions)[0][0] == "xfrm.ipsec.ipsec_apply"
+
+
+def test_a_host_of_the_group_that_the_roster_leaves_out_is_removed_from_the_site_not_refused():
+    groups, hostvars = inventory(gateways={})
+    roster = {name: {"address": own["ipsec_host_address"]} for name, own in MESH.items() if name != "h4"}
+    for host in MESH:
+        hostvars[host]["ipsec_host_members"] = roster
+    collisions = scan(groups, hostvars)
+    assert sent_by("h4", "sas", groups, hostvars, spi_collisions=collisions)[0][0] == "xfrm.ipsec.ipsec_flush"
+    groups["ipsec_mesh"].remove("h4")  # now in neither the group nor the roster: in no site at all
+    with pytest.raises(AnsibleActionFail, match="h4 is in neither group ipsec_mesh nor ipsec_gateways"):
+        run("h4", "sas", groups, hostvars, spi_collisions=collisions)
