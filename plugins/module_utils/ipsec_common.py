@@ -183,7 +183,7 @@ def _run(module, tables, compare_only, requested):
         for table, (want, absent) in requested.items():
             have = haves[table]
             if table is SA and module.params.get("superseded") == "keep":
-                superseded = xplan.superseded_sas(want, have)
+                superseded = xplan.superseded_sas(want, have, absent)
                 kept = {sa.identity for sa in superseded}
                 have = [sa for sa in have if sa.identity not in kept]
             changes = table.plan(want, absent, have, module.params["exclusive"])

@@ -172,6 +172,7 @@ CASES = [
     Case("encap_port_zero", "ipsec_sa", sas(sa(encap={"sport": 0})), "sas[0].encap.sport"),
     Case("encap_port_above_65535", "ipsec_sa", sas(sa(encap={"dport": 70000})), "sas[0].encap.dport"),
     Case("encap_oa_not_an_address", "ipsec_sa", sas(sa(encap={"oa": "nat-box"})), "sas[0].encap.oa"),
+    Case("encap_oa_of_the_other_family", "ipsec_sa", sas(sa(encap={"oa": "2001:db8::9"})), "sas[0].encap.oa"),
     Case("if_id_negative", "ipsec_sa", sas(sa(if_id=-1)), "sas[0].if_id"),
     Case("selector_prefix_with_host_bits", "ipsec_sa", sas(sa(selector={"src": "192.0.2.1/24"})), "sas[0].selector.src"),
     Case("selector_prefix_33", "ipsec_sa", sas(sa(selector={"dst": "192.0.2.0/33"})), "sas[0].selector.dst"),
@@ -212,6 +213,8 @@ CASES = [
          "policies[0].templates[0]"),
     Case("transport_template_with_endpoints", "ipsec_policy", policies(policy(templates=[{
         "src": "192.0.2.1", "dst": "192.0.2.2"}])), "policies[0].templates[0].src"),
+    Case("tunnel_template_endpoint_unspecified", "ipsec_policy", policies(policy(templates=[tunnel(src="0.0.0.0")])),
+         "policies[0].templates[0].src"),
     Case("tunnel_template_v4_to_v6", "ipsec_policy", policies(policy(templates=[tunnel(dst="2001:db8::2")])),
          "policies[0].templates[0].dst"),
     Case("template_level_unknown", "ipsec_policy", policies(policy(templates=[{"level": "maybe"}])), "level"),

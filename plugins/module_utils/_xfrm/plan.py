@@ -85,11 +85,11 @@ def direction(sa):
     return (sa.src, sa.dst, sa.proto, sa.mark)
 
 
-def superseded_sas(want, have):
+def superseded_sas(want, have, absent=()):
     """The managed SAs of `have` that carry a listed SA's direction under another SPI (the previous key
-    generation of that direction, in a make-before-break rotation), in `have`'s order."""
+    generation of that direction, in a make-before-break rotation), in `have`'s order; not those listed absent."""
     directions = {direction(sa) for sa in want}
-    wanted = {sa.identity for sa in want}
+    wanted = {sa.identity for sa in want} | set(absent)
     return [sa for sa in have if sa.managed and sa.proto in SA_PROTOS and sa.identity not in wanted
             and direction(sa) in directions]
 

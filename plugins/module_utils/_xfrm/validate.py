@@ -159,6 +159,11 @@ def _tunnel_needs_endpoints(f):
     return []
 
 
+def _endpoints_are_specified(f):
+    return [(end, "%s is not a tunnel endpoint: give the address this end sends from or to" % (address,))
+            for end, address in (("src", f.src), ("dst", f.dst)) if address is not None and not any(address.packed)]
+
+
 def _no_optional_tunnel_on_output(f):
     if f.optional and f.mode_name in ("tunnel", "beet") and f.direction == "out":
         return [("level", "use (optional) is not allowed for a %s-mode template of an out policy "
@@ -173,7 +178,8 @@ def _transport_takes_no_endpoints(f):
     return []
 
 
-TEMPLATE_RULES = (_tunnel_needs_endpoints, _no_optional_tunnel_on_output, _transport_takes_no_endpoints)
+TEMPLATE_RULES = (_tunnel_needs_endpoints, _endpoints_are_specified, _no_optional_tunnel_on_output,
+                  _transport_takes_no_endpoints)
 
 
 def _at_most_max_depth(f):
@@ -516,7 +522,9 @@ class Checker:
         flags = 0
         for i, flag in enumerate(get("flags") or ()):
             flags |= self.choice(flag, "%s.flags[%d]" % (path, i), C.XFRM_STATE_FLAGS, 0)
-        encap = self.encap(get("encap"), path + ".encap") if get("encap") else None
+        encap = None
+        if get("encap"):
+            encap = self.encap(get("encap"), path + ".encap", dst.family if dst is not None else None)
         selector = EMPTY_SELECTOR
         if get("selector"):
             selector = self.selector(get("selector"), path + ".selector", dst.family if dst is not None else None) or EMPTY_SELECTOR
@@ -535,12 +543,14 @@ class Checker:
                   auth=algos.get("auth"), aead=algos.get("aead"), comp=algos.get("comp"), replay_window=replay_window,
                   flags=flags, lifetime=lifetime, mark=mark, if_id=if_id, encap=encap, selector=selector)
 
-    def encap(self, options, path):
-        """UDP encapsulation (NAT-T) of an ESP SA."""
+    def encap(self, options, path, family):
+        """UDP encapsulation (NAT-T) of an ESP SA. The original address is of the SA's family; all zeros is none (the
+        kernel's own reading of it)."""
+        oa = self.address(options.get("oa"), path + ".oa", family)
         return Encap(type=self.choice(options.get("type") or _ENCAP["type"], path + ".type", C.ENCAP_TYPES, 2),
                      sport=self.number(options.get("sport"), path + ".sport", 1, 0xFFFF, default=_ENCAP["sport"]),
                      dport=self.number(options.get("dport"), path + ".dport", 1, 0xFFFF, default=_ENCAP["dport"]),
-                     oa=self.address(options.get("oa"), path + ".oa"))
+                     oa=None if oa is None or not any(oa.packed) else oa)
 
     # -- policy ------------------------------------------------------------------
 
