@@ -17,7 +17,9 @@ from ansible_run import ROOT, run_playbook
 MODULES = ["ipsec_sa", "ipsec_policy", "ipsec_info", "ipsec_save", "ipsec_firewall", "ipsec_flush"]
 KEY = "0x" + "6b" * 32
 VARS = {"vault_ab_enc_key": KEY, "vault_ab_auth_key": KEY, "vault_gw_ab_enc": KEY, "vault_gw_ab_auth": KEY,
-        "vault_gw_ba_enc": KEY, "vault_gw_ba_auth": KEY, "host_sas": []}
+        "vault_gw_ba_enc": KEY, "vault_gw_ba_auth": KEY,
+        "host_sas": [{"src": "10.99.0.1", "dst": "10.99.0.2", "spi": 4096, "enc": {"algorithm": "aes-cbc", "key": KEY},
+                      "auth": {"algorithm": "hmac-sha256", "key": KEY}}]}
 
 
 def examples(module):

@@ -170,7 +170,20 @@ class Stream:
         self.receiver_ns = "ip netns exec %s " % receiver_netns if receiver_netns else ""
         self.path = "/tmp/xfrm-stream-%d-%d" % (port, int(time.time() * 1000))
 
+    def drops(self):
+        """What the kernels counted as dropped so far: the receiver's UDP buffer overruns (in its namespace) and the
+        XFRM errors of both guests (/proc/net/xfrm_stat), to tell a starved receiver from a keying fault."""
+        snmp = self.lab.ssh(self.receiver, "%scat /proc/net/snmp /proc/net/snmp6" % self.receiver_ns).stdout
+        udp = dict(zip(*[line.split()[1:] for line in snmp.splitlines() if line.startswith("Udp:")][:2]))
+        udp6 = dict(re.findall(r"^(Udp6\w+)\s+(\d+)", snmp, re.M))
+        out = {"rcvbuf_errors": int(udp.get("RcvbufErrors", 0)) + int(udp6.get("Udp6RcvbufErrors", 0))}
+        for node in dict.fromkeys((self.sender, self.receiver)):
+            for name, value in xfrm_stat(self.lab, node).items():
+                out["%s:%s" % (node, name)] = value
+        return out
+
     def start(self):
+        self.before = self.drops()
         self.lab.ssh(self.receiver, "cat > %s.rx.py <<'EOF'\n%s\nEOF\n%snohup python3 %s.rx.py %s %s %d %d %s.rx "
                      "> /dev/null 2>&1 & for i in $(seq 50); do [ -e %s.rx.ready ] && break; sleep 0.2; done"
                      % (self.path, RECEIVER, self.receiver_ns, self.path, self.family, self.dst, self.port,
@@ -210,8 +223,10 @@ class Stream:
                 start = None
         if start is not None:
             gaps.append((start, sent["sent"] - 1))
+        after = self.drops()
+        dropped = {k: v - self.before.get(k, 0) for k, v in after.items() if v != self.before.get(k, 0)}
         return dict(sent=sent["sent"], received=len(got), lost=sent["sent"] - len(got), gaps=gaps,
-                    send_errors=sent["send_errors"], seconds=round(sent["seconds"], 1))
+                    send_errors=sent["send_errors"], seconds=round(sent["seconds"], 1), dropped=dropped)
 
 
 NEWAE = r"""
