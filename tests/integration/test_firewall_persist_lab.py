@@ -16,7 +16,7 @@ import re
 import pytest
 
 from ansible_run import Site, changed_hosts, task_results
-from traffic import Capture, nft_counter, ping, send_plaintext_udp, xfrm_stat
+from traffic import Capture, nft_counter, ping, secrets_at_rest, send_plaintext_udp, xfrm_stat
 
 from conftest import LAB
 
@@ -138,7 +138,7 @@ def test_a_missing_policy_drops_instead_of_leaking_and_one_run_repairs_it_and_th
 @pytest.mark.lab("boot2")
 def test_a_reboot_restores_state_and_firewall_before_the_network_and_esp_flows_with_no_ansible_run(lab, workdir):
     site = runner(lab, workdir)
-    h1, h2 = addr(lab, "h1"), addr(lab, "h2")
+    h2 = addr(lab, "h2")
     before = xfrm_dump(lab, "h1")
     firewall = lab.ssh("h1", "nft list table inet xfrm_ipsec").stdout
     reboot(lab, "h1")
@@ -153,6 +153,14 @@ def test_a_reboot_restores_state_and_firewall_before_the_network_and_esp_flows_w
         assert ping(lab, "h1", h2) == 5 and ping(lab, "h1", addr(lab, "h2", 6)) == 5
     assert out1.count(r"ESP\(spi=") >= 10 and out1.count("ICMP") == 0, out1.lines
     assert changed_hosts(site.run("site_vpn.yml").doc) == {"h1": 0, "h2": 0}, "the restored state is the planned one"
+    # after runs, a reboot and a restore: the keys are in the kernel and the 0600 root state file, nowhere else on
+    # disk, nor in the journal (systemd's, of this boot: the restore unit's output included)
+    keys = set(re.findall(r"0x([0-9a-f]{32,})", lab.ssh("h1", "ip xfrm state").stdout))
+    assert len(keys) >= 8, keys
+    files, journal = secrets_at_rest(lab, "h1", keys | {k.upper() for k in keys} | {MASTER})
+    assert files == ["/etc/xfrm-ipsec/state.ip"] and journal == 0, (files, journal)
+    assert lab.ssh("h1", "stat -c '%a %U %G' /etc/xfrm-ipsec/state.ip /etc/xfrm-ipsec").stdout.split() == \
+        ["600", "root", "root", "700", "root", "root"]
 
 
 def power_cycle(lab, node, backend):

@@ -73,6 +73,18 @@ def xfrm_tables(lab, node):
     return lab.ssh(node, "ip xfrm state; ip xfrm policy").stdout
 
 
+def secrets_at_rest(lab, node, secrets):
+    """(files, journal lines) of a guest that hold any of `secrets`: every file under /tmp /var/tmp /root /var/log
+    /run /etc, binary ones too, and the journal of this boot where systemd runs. The patterns go on stdin, never
+    in a command line."""
+    patterns = "\n".join(sorted(secrets)) + "\n"
+    files = lab.ssh(node, "grep -rlaF -D skip -f - /tmp /var/tmp /root /var/log /run /etc 2>/dev/null; true",
+                    input=patterns).stdout.split()
+    journal = lab.ssh(node, "if command -v journalctl >/dev/null && [ -d /run/systemd/system ]; then journalctl -b "
+                            "--no-pager -o export 2>/dev/null | grep -caF -f -; fi; true", input=patterns).stdout.strip()
+    return files, int(journal or 0)
+
+
 def xfrm_stat(lab, node):
     """/proc/net/xfrm_stat as {name: count}."""
     out = lab.ssh(node, "cat /proc/net/xfrm_stat").stdout
@@ -137,6 +149,9 @@ RECEIVER = r"""
 import json, socket, sys, time
 family, addr, port, limit, out = sys.argv[1:6]
 s = socket.socket(socket.AF_INET6 if family == "6" else socket.AF_INET, socket.SOCK_DGRAM)
+# 16 MiB (SO_RCVBUFFORCE, root): a TCG guest busy with a module run can leave this process unscheduled for seconds;
+# what is measured is IPsec's loss, not this socket's overruns (Stream.drops counts both apart)
+s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)
 s.bind((addr, int(port)))
 s.settimeout(0.5)
 seen, last, deadline = set(), None, time.monotonic() + float(limit)
