@@ -33,8 +33,8 @@ def locked(module):
     the same kernel would each plan against a state the other is changing. An flock, so that a run killed
     (even by SIGKILL) releases it; the holder's pid is written in the file for the message of the one waiting."""
     netns = module.params.get("netns")
-    name = "host" if netns is None else "netns-" + (re.sub(r"[^A-Za-z0-9_.-]", "_", netns) if re.match(
-        r"^[A-Za-z0-9_.-]{1,64}$", netns) else hashlib.sha256(netns.encode("utf-8", "replace")).hexdigest()[:16])
+    name = "host" if netns is None else "netns-" + (netns if re.match(r"^[A-Za-z0-9_.-]{1,64}$", netns)
+                                                    else hashlib.sha256(netns.encode("utf-8", "replace")).hexdigest()[:16])
     path = os.path.join(LOCK_DIR, name + ".lock")
     wait = float(os.environ.get("XFRM_IPSEC_LOCK_WAIT", LOCK_WAIT))
     try:

@@ -43,7 +43,6 @@ ANY = ("any", "*")
 SHOWN = 60  # characters of a user's value a message repeats at most
 ALGORITHM_NAME = re.compile(r"^[a-z0-9()_,-]{1,40}$", re.IGNORECASE)
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-HEX = re.compile(r"^[0-9a-fA-F]+$")
 # What an option left out means: the modules' argument specs take their defaults from here too
 DEFAULTS = {
     "sa": {"proto": "esp", "mode": "transport", "replay_window": 0, "state": "present"},
@@ -405,7 +404,7 @@ class Checker:
         text = value
         if len(text) >= 2 and text[0] == text[-1] == '"':
             text = text[1:-1]
-        elif HEX.match(text) and len(text) >= 8:
+        elif len(text) >= 8 and set(text) <= HEX_DIGITS:
             self.error(path, "%d hex digits without 0x: write 0x in front of a hex key, or put an ASCII key in double "
                              "quotes (\"...\")" % len(text))
             return None
