@@ -24,6 +24,7 @@ import yaml
 from ansible_run import ROOT, ansible_env
 
 from ansible_collections.xfrm.ipsec.tests.unit import test_site
+from ansible_collections.xfrm.ipsec.tests.unit.test_bad_input import key_forms as forms
 
 MASTER = "kernel-tier master secret, 4f1c9e"
 MESH = {"h1": "192.0.2.11", "h2": "192.0.2.12", "h3": "192.0.2.13"}
@@ -50,12 +51,6 @@ def derived_keys():
                 found.update(sa[k]["key"] for k in ("enc", "auth", "aead") if k in sa)
     assert len(found) >= 2 * 2 * 4, "the site derives a key per direction and algorithm"
     return found
-
-
-def forms(key):
-    """A key as it could leak: 0x hex and bare hex in both cases, base64, its bytes as text."""
-    raw = bytes.fromhex(key[2:])
-    return {key, key[2:], key[2:].upper(), "0X" + key[2:].upper(), base64.b64encode(raw).decode(), raw.decode("latin-1")}
 
 
 def secret_forms():

@@ -31,7 +31,8 @@ LONGEST_WORD = 200
 def key_forms(key):
     """A key as it could leak: 0x hex, bare hex, either case, base64, raw bytes as text."""
     raw = bytes.fromhex(key[2:])
-    return {key, key[2:], key[2:].upper(), key.upper(), base64.b64encode(raw).decode(), raw.decode("latin-1")}
+    return {key, key[2:], key[2:].upper(), "0x" + key[2:].upper(), "0X" + key[2:].upper(), base64.b64encode(raw).decode(),
+            raw.decode("latin-1")}
 
 
 def assert_clear(case, message, whole):
