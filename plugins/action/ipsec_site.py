@@ -307,9 +307,10 @@ class ActionModule(ActionBase):
         if args.get("sas") or args.get("policies"):
             return self._execute_module(module_name="xfrm.ipsec." + module, task_vars=task_vars,
                                         module_args=KeyedArgs(args))
-        tables = dict(sas=module == "ipsec_apply", policies=module == "ipsec_policy")
-        return self._execute_module(module_name="xfrm.ipsec.ipsec_flush", task_vars=task_vars, module_args=dict(
-            scope="managed", **tables, **{k: v for k, v in args.items() if k == "netns"}))
+        flush = dict(scope="managed", sas=module == "ipsec_apply", policies=module == "ipsec_policy")
+        if "netns" in args:
+            flush["netns"] = args["netns"]
+        return self._execute_module(module_name="xfrm.ipsec.ipsec_flush", task_vars=task_vars, module_args=flush)
 
     def _scan(self, deriver, inventory, generation):
         pairs = inventory.all_pairs()

@@ -48,6 +48,11 @@ class Address(NamedTuple):
     def __repr__(self):
         return "Address(%r)" % str(self)
 
+    @property
+    def unspecified(self):
+        """0.0.0.0 or ::, which the kernel reads as no address at all (messages.py decodes it to None)."""
+        return not any(self.packed)
+
 
 class Network(NamedTuple):
     """An address with a prefix length, as a selector holds it: (family, packed bytes, prefixlen)."""

@@ -160,7 +160,7 @@ def _tunnel_needs_endpoints(f):
 
 def _endpoints_are_specified(f):
     return [(end, "%s is not a tunnel endpoint: give the address this end sends from or to" % (address,))
-            for end, address in (("src", f.src), ("dst", f.dst)) if address is not None and not any(address.packed)]
+            for end, address in (("src", f.src), ("dst", f.dst)) if address is not None and address.unspecified]
 
 
 def _no_optional_tunnel_on_output(f):
@@ -549,7 +549,7 @@ class Checker:
         return Encap(type=self.choice(options.get("type") or _ENCAP["type"], path + ".type", C.ENCAP_TYPES, 2),
                      sport=self.number(options.get("sport"), path + ".sport", 1, 0xFFFF, default=_ENCAP["sport"]),
                      dport=self.number(options.get("dport"), path + ".dport", 1, 0xFFFF, default=_ENCAP["dport"]),
-                     oa=None if oa is None or not any(oa.packed) else oa)
+                     oa=None if oa is None or oa.unspecified else oa)
 
     # -- policy ------------------------------------------------------------------
 
