@@ -16,7 +16,7 @@ import re
 import pytest
 
 from ansible_run import Site, changed_hosts, task_results
-from traffic import Capture, nft_counter, ping, secrets_at_rest, send_plaintext_udp, xfrm_stat
+from traffic import Capture, nft_counter, ping, secrets_at_rest, send_plaintext_udp, xfrm_entries as xfrm_dump, xfrm_stat
 
 from conftest import LAB
 
@@ -38,13 +38,6 @@ def runner(lab, workdir):
 
 def addr(lab, node, family=4):
     return lab.hosts[node]["lab_addr" if family == 4 else "lab_addr6"]
-
-
-def xfrm_dump(lab, node):
-    """SAs and policies as iproute2 prints them, sequence counters and the policies' timestamps left out."""
-    out = lab.ssh(node, "ip xfrm state; ip xfrm policy").stdout
-    out = re.sub(r"\n\tanti-replay context: .*", "", out)
-    return sorted("\n".join(line.rstrip() for line in block.splitlines()) for block in re.split(r"\n(?=src )", out.strip()))
 
 
 def iptables_drops(lab, node, chain="XFRM-IPSEC-INPUT"):

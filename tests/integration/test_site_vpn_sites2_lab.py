@@ -15,7 +15,7 @@ import pytest
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.render import fingerprint
 
 from ansible_run import Site, changed_hosts, task_results
-from traffic import Capture, nft_counter, ping, secrets_at_rest, send_plaintext_udp, xfrm_tables as xfrm
+from traffic import Capture, nft_counter, ping, secrets_at_rest, send_plaintext_udp, xfrm_entries, xfrm_tables as xfrm
 
 MASTER = "sites2 lab master secret: a test vector, not a real secret"
 GATEWAYS = ("gw1", "gw2")
@@ -88,13 +88,6 @@ def test_gateways_drop_what_would_cross_the_wan_in_clear_and_a_run_repairs_a_mis
     assert ping(lab, "gw2", gw1["lab_lan_host"], count=3, netns="lan") == 3
 
 
-def entries(tables):
-    """iproute2's listing as a sorted list of its entries (a re-added SA moves in the kernel's dump order), without
-    the sequence numbers traffic moves ("anti-replay context" lines)."""
-    kept = "\n".join(line for line in tables.strip().splitlines() if "anti-replay context" not in line)
-    return sorted(re.split(r"\n(?=src )", kept))
-
-
 def held_keys(lab):
     """The hex keys of the roles' SAs on both gateways (the hand-made SA's left out)."""
     keys = set()
@@ -129,7 +122,7 @@ def test_a_second_run_changes_nothing_and_no_key_reaches_the_output_or_a_file_ev
 @pytest.mark.lab("sites2")
 def test_hand_made_changes_are_shown_in_the_diff_and_undone_and_foreign_entries_stay(lab, workdir):
     runner = Site(lab.inventory, MASTER, workdir)
-    before = entries(xfrm(lab, "gw1"))
+    before = xfrm_entries(lab, "gw1")
     wan1, wan2 = lab.hosts["gw1"]["lab_addr"], lab.hosts["gw2"]["lab_addr"]
     held = [re.search(r"src ([0-9a-f.:]+) dst ([0-9a-f.:]+)\W.*proto esp spi (0x[0-9a-f]+) reqid (\d+)", line).groups()
             for line in lab.ssh("gw1", "ip -o xfrm state").stdout.splitlines() if "reqid 18790" in line]
@@ -150,7 +143,7 @@ def test_hand_made_changes_are_shown_in_the_diff_and_undone_and_foreign_entries_
     diff = json.dumps(gw1["diff"])
     assert fingerprint(bytes.fromhex(hand_key[2:])) in json.dumps(gw1["diff"]["before"]), "the diff shows the hand key"
     assert hand_key[2:] not in repaired.stdout and "77" * 16 not in diff
-    assert entries(xfrm(lab, "gw1")) == before, "the run put back exactly what the roles made, foreign entries included"
+    assert xfrm_entries(lab, "gw1") == before, "the run put back exactly what the roles made, foreign entries included"
     assert ping(lab, "gw1", lab.hosts["gw2"]["lab_lan_host"], count=3, netns="lan") == 3
     assert changed_hosts(runner.run("site_vpn.yml").doc) == {"gw1": 0, "gw2": 0}
 

@@ -73,6 +73,13 @@ def xfrm_tables(lab, node):
     return lab.ssh(node, "ip xfrm state; ip xfrm policy").stdout
 
 
+def xfrm_entries(lab, node):
+    """The node's SAs and policies as iproute2 prints them, entry by entry and sorted (a re-added SA moves in the
+    kernel's dump order), without the sequence counters traffic moves ("anti-replay context" lines)."""
+    out = re.sub(r"\n\tanti-replay context: .*", "", xfrm_tables(lab, node))
+    return sorted("\n".join(line.rstrip() for line in block.splitlines()) for block in re.split(r"\n(?=src )", out.strip()))
+
+
 def secrets_at_rest(lab, node, secrets):
     """(files, journal lines) of a guest that hold any of `secrets`: every file under /tmp /var/tmp /root /var/log
     /run /etc, binary ones too, and the journal of this boot where systemd runs. The patterns go on stdin, never
