@@ -164,6 +164,18 @@ def info_module_spec():
                 supports_check_mode=True)
 
 
+def probe_module_spec():
+    return dict(argument_spec=dict(probes=dict(type="list", elements="dict", default=[],
+                                               options=dict(dst=dict(type="str", required=True), src=dict(type="str"),
+                                                            name=dict(type="str"))),
+                                   count=dict(type="int", default=3),
+                                   interval=dict(type="float", default=0.2),
+                                   timeout=dict(type="float", default=2.0),
+                                   snapshot=dict(type="bool", default=True),
+                                   **NETNS),
+                supports_check_mode=True)
+
+
 def lint_module_spec():
     return dict(argument_spec=dict(setkey=dict(type="str", no_log=True),
                                    management=dict(type="list", elements="str", default=[]),

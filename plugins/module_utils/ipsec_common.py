@@ -8,8 +8,10 @@ errors and rollbacks all become fail_json with a message that names the entry.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import time
 import traceback
 
 from ansible.module_utils import basic
@@ -22,6 +24,7 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import firewall a
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import ipbatch
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import lint as xlint
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import plan as xplan
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import probe as xprobe
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import setkey
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import validate as xvalidate
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.plan import plan_diff, plan_report
@@ -86,13 +89,19 @@ class XfrmModule(basic.AnsibleModule):
         super().fail_json(msg=shortened(msg), **kwargs)
 
 
-def open_transport(module):
-    """The XFRM socket in the module's netns, or fail_json saying why not."""
+def _netns(module):
+    """The module's netns option, or fail_json when it names no namespace."""
     netns = module.params.get("netns")
     if netns is not None and (not netns.strip() or "/" in netns or "\x00" in netns or netns in (".", "..")):
         # "{{ ns | default('') }}" must not key the host's own kernel, nor a path open another one
         module.fail_json(msg="netns: %s is not a network namespace's name; leave the option out to use the host's own "
                              "XFRM tables (nothing was changed)" % xvalidate.shown(netns))
+    return netns
+
+
+def open_transport(module):
+    """The XFRM socket in the module's netns, or fail_json saying why not."""
+    netns = _netns(module)
     try:
         return Transport(netns)
     except ImportError:
@@ -284,6 +293,44 @@ def info(module):
     elif params["format"] == "setkey_dump":
         result["setkey"] = "\n".join([SA.setkey(sa, params["show_keys"]) for sa in sas]
                                      + [POLICY.setkey(p) for p in policies]) + "\n"
+    module.exit_json(**result)
+
+
+PROBE_LIMITS = {"count": (1, 100), "interval": (0.01, 10.0), "timeout": (0.0, 30.0)}
+
+
+def probe(module):
+    """ipsec_probe: the SAs and policies (keys as fingerprints), the kernel's XFRM counters and the host's addresses
+    (snapshot), and bounded echo probes toward the given peers. Reads and sends only: no state changes."""
+    params = module.params
+    errors = ["%s: %s is outside %s-%s" % (name, params[name], low, high)
+              for name, (low, high) in PROBE_LIMITS.items() if not low <= params[name] <= high]
+    for index, spec in enumerate(params["probes"]):
+        try:
+            families = {ipaddress.ip_address(spec[k]).version for k in ("dst", "src") if spec.get(k)}
+        except ValueError as exc:
+            errors.append("probes[%d]: %s" % (index, xvalidate.shown(str(exc), 80)))
+            continue
+        if len(families) > 1:
+            errors.append("probes[%d]: src %s and dst %s are of different families" % (index, spec["src"], spec["dst"]))
+    if errors:
+        module.fail_json(msg="invalid input, nothing was sent: %s" % "; ".join(errors))
+    result = dict(changed=False)
+    if params["snapshot"]:
+        with open_transport(module) as transport:
+            result["sas"] = [SA.to_dict(sa) for sa in read(module, transport, SA)]
+            result["policies"] = [POLICY.to_dict(p) for p in read(module, transport, POLICY)]
+    try:
+        with xprobe.netns_entered(_netns(module)):
+            if params["snapshot"]:
+                result.update(xfrm_stat=xprobe.xfrm_stat(), addresses=xprobe.addresses(), time=int(time.time()))
+            if params["probes"]:
+                specs = [{k: v for k, v in spec.items() if v is not None} for spec in params["probes"]]
+                result["probes"] = xprobe.echo(specs, params["count"], params["interval"], params["timeout"])
+    except ImportError:
+        module.fail_json(msg=missing_required_lib("pyroute2"), exception=traceback.format_exc())
+    except OSError as exc:
+        module.fail_json(msg="cannot probe: %s" % exc)
     module.exit_json(**result)
 
 
