@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 
+from browser import drawn_states
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -114,6 +116,14 @@ class Site:
         proc.doc = json.loads(proc.stdout[proc.stdout.index("{"):]) if as_json and "{" in proc.stdout else None
         return proc
 
+    def check_vpn(self, report_dir, *extra, inventory=None):
+        """check_vpn.yml with its report in report_dir: (rc, the report stage's result, {pair: the state its edge is
+        drawn in, as chromium shows the page})."""
+        run = self.run("check_vpn.yml", "-e", "ipsec_check_report_dir=%s" % report_dir, *extra, inventory=inventory)
+        assert run.doc is not None, run.stdout[-3000:] + run.stderr[-3000:]
+        result = check_report(run.doc)
+        return run.returncode, result, drawn_states(result["picture"]["html"], result["report"]["pairs"])
+
     def popen(self, playbook="site_vpn.yml", *extra):
         cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", str(self.inventory),
                str(PLAYBOOKS / playbook), "-e", "@%s" % self.vars] + list(extra)
@@ -136,3 +146,10 @@ def task_results(doc):
 
 def changed_hosts(doc):
     return {host: stats["changed"] for host, stats in doc["stats"].items()}
+
+
+def check_report(doc):
+    """The report stage's result of a check_vpn.yml run (the json callback's document): report, lines, down, ..."""
+    (task,) = [t for play in doc["plays"] for t in play["tasks"] if t["task"]["name"].startswith("Every pair's verdict")]
+    (result,) = task["hosts"].values()
+    return result

@@ -89,7 +89,8 @@ def play(fleet, playbook, *extra, debug=True):
     if debug:
         env["ANSIBLE_DEBUG"] = "1"
     cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-vvv", "-i", str(fleet / "hosts.yml"),
-           "-e", "@" + str(fleet / "secret.yml"), str(playbook)] + list(extra)
+           "-e", "@" + str(fleet / "secret.yml"), "-e", "ipsec_check_report_dir=" + str(fleet / "report"),
+           str(playbook)] + list(extra)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
     return proc.returncode, proc.stdout + proc.stderr
 
@@ -113,6 +114,7 @@ PLAYBOOK_RUNS = [
     ("rotate_keys_check", "rotate_keys.yml", ("--check", "--diff", "-e", "ipsec_generation=1"), None),
     ("flush_check", "flush.yml", ("--check", "--diff"), 0),
     ("flush_real", "flush.yml", ("--diff",), 0),
+    ("check_vpn_compares_key_fingerprints", "check_vpn.yml", (), 2),  # nothing keyed: every pair down
 ]
 
 

@@ -2,8 +2,10 @@
 
 In order, on the same guests: a host lost mid-run cuts no one and a re-run completes the mesh; every pair
 then talks ESP both ways over IPv4 and IPv6; a --limit run neither adds nor removes anything toward the
-peers outside it; a host taken out of the inventory loses its pairs on every peer; and AWX's sliced
-two-phase workflow (each slice an inventory of its own hosts plus the roster) keys the whole mesh.
+peers outside it; a host taken out of the inventory loses its pairs on every peer; AWX's sliced
+two-phase workflow (each slice an inventory of its own hosts plus the roster) keys the whole mesh; and the health
+check (check_vpn.yml) finds every pair up, then only the pair whose ESP a firewall rule drops down, in its report
+and in its picture as a browser shows it.
 """
 
 import json
@@ -15,7 +17,7 @@ import pytest
 
 from ansible_run import Site, changed_hosts, run_playbook
 from conftest import LAB
-from traffic import Capture, ping
+from traffic import Capture, allow_esp, drop_esp_from, ping
 
 MASTER = "mesh3 lab master secret: a test vector, not a real secret"
 NODES = ("h1", "h2", "h3")
@@ -166,3 +168,29 @@ def test_awx_slices_with_a_roster_in_two_phases_key_the_whole_mesh(lab, workdir)
     assert to_h2 and all(re.search(r"AH\(spi=0x[0-9a-f]+,seq=0x[0-9a-f]+[^)]*\): ESP\(spi=", line) for line in to_h2), to_h2
     to_h3 = [line for line in captures["h1"].lines if "> %s:" % lab.hosts["h3"]["lab_addr"] in line]
     assert to_h3 and not any("AH(" in line for line in to_h3), to_h3
+
+
+@pytest.mark.lab("mesh3")
+def test_check_vpn_finds_every_pair_up_then_only_the_pair_whose_esp_is_dropped_down(lab, workdir):
+    """The mesh as the slices keyed it (h1~h2 with ESP inside AH): every pair up; then ESP from h1 dropped at h3."""
+    site, report = Site(lab.inventory, MASTER, workdir), pathlib.Path(workdir) / "report"
+    whole = inventory_copy(lab, workdir, "whole", NODES, roster=True)
+    rc, result, drawn = site.check_vpn(report, inventory=whole)
+    assert rc == 0 and result["down"] == [], result["lines"]
+    pairs = result["report"]["pairs"]
+    assert {name: entry["state"] for name, entry in pairs.items()} == {"h1~h2": "up", "h1~h3": "up", "h2~h3": "up"}
+    assert all(entry["probe"]["sent"] == entry["probe"]["received"] == 12 for entry in pairs.values()), result["lines"]
+    assert sorted(sa["proto"] for sa in pairs["h1~h2"]["sas"]) == ["ah"] * 4 + ["esp"] * 4  # the bundle, both ways, v4+v6
+    assert all(sa["received"] == sa["sent"] > 0 for entry in pairs.values() for sa in entry["sas"])
+    assert drawn == {"h1~h2": "up", "h1~h3": "up", "h2~h3": "up"}
+    drop_esp_from(lab, "h3", lab.hosts["h1"]["lab_addr"])
+    try:
+        rc, result, drawn = site.check_vpn(report, inventory=whole)
+    finally:
+        allow_esp(lab, "h3")
+    assert rc == 2 and result["down"] == ["h1~h3"], result["lines"]
+    entry = result["report"]["pairs"]["h1~h3"]
+    assert any(r.startswith("ESP from h1 does not reach h3: h1 sent 6 packets on SA esp 192.0.2.1->192.0.2.3 ")
+               for r in entry["reasons"]), entry["reasons"]
+    assert not any("missing" in r or "differ" in r for r in entry["reasons"]), entry["reasons"]
+    assert drawn == {"h1~h2": "up", "h1~h3": "down", "h2~h3": "up"}

@@ -3,11 +3,13 @@
 The tests run in order on the same guests, as an operator would: check mode on a fresh site, the real
 run (LAN to LAN traffic over IPv4 and IPv6, only ESP on the WAN), the firewall on the gateways (leak guard
 on postrouting, plaintext dropped on forward where a policy went missing, a run repairs both), the second
-run (changed=0, no key in the -vvv output), then flush.yml (the roles' entries and firewall gone, a
-hand-made entry kept, forwarding back).
+run (changed=0, no key in the -vvv output), hand-made changes undone, the health check (check_vpn.yml: up, then
+down with the cause and the fix for each of four breaks, one at a time, the picture checked in a browser), then
+flush.yml (the roles' entries and firewall gone, a hand-made entry kept, forwarding back).
 """
 
 import json
+import pathlib
 import re
 
 import pytest
@@ -15,7 +17,8 @@ import pytest
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.render import fingerprint
 
 from ansible_run import Site, changed_hosts, task_results
-from traffic import Capture, nft_counter, ping, secrets_at_rest, send_plaintext_udp, xfrm_entries, xfrm_tables as xfrm
+from traffic import (Capture, allow_esp, drop_esp_from, nft_counter, ping, secrets_at_rest, send_plaintext_udp, xfrm_entries,
+                     xfrm_tables as xfrm)
 
 MASTER = "sites2 lab master secret: a test vector, not a real secret"
 GATEWAYS = ("gw1", "gw2")
@@ -146,6 +149,95 @@ def test_hand_made_changes_are_shown_in_the_diff_and_undone_and_foreign_entries_
     assert xfrm_entries(lab, "gw1") == before, "the run put back exactly what the roles made, foreign entries included"
     assert ping(lab, "gw1", lab.hosts["gw2"]["lab_lan_host"], count=3, netns="lan") == 3
     assert changed_hosts(runner.run("site_vpn.yml").doc) == {"gw1": 0, "gw2": 0}
+
+
+def held_spi(lab, node, src, dst):
+    line = next(line for line in lab.ssh(node, "ip -o xfrm state").stdout.splitlines()
+                if line.startswith("src %s dst %s" % (src, dst)) and "reqid 18790" in line)
+    return re.search(r"spi (0x[0-9a-f]+) reqid (\d+)", line).groups()
+
+
+@pytest.mark.lab("sites2")
+def test_check_vpn_finds_the_site_up_in_check_mode_changes_nothing_and_draws_the_pair_green(lab, workdir):
+    runner, report = Site(lab.inventory, MASTER, workdir), pathlib.Path(workdir) / "report"
+    before = {node: xfrm(lab, node) for node in GATEWAYS}
+    rc, result, drawn = runner.check_vpn(report, "--check")
+    assert rc == 0, result["lines"]
+    entry = result["report"]["pairs"]["gw1~gw2"]
+    assert (entry["state"], entry["reasons"], result["down"]) == ("up", [], []), result["lines"]
+    # 3 echo requests each way over IPv4 and IPv6, from each gateway's LAN address, all answered through the tunnels
+    assert entry["probe"]["sent"] == entry["probe"]["received"] == 12, entry["probe"]
+    assert sorted(p["src"] for p in entry["probe"]["probes"]) == sorted(
+        lab.hosts[g]["lab_lan_" + k] for g in GATEWAYS for k in ("gw", "gw6"))
+    assert len(entry["sas"]) == 4 and all(sa["sent"] >= 3 and sa["received"] == sa["sent"] for sa in entry["sas"]), entry["sas"]
+    assert all(0 < sa["seq_headroom"] < 2 ** 32 for sa in entry["sas"])
+    assert entry["in_force"] == {"gw1": 0, "gw2": 0} and entry["evidence"] == []
+    assert {node: xfrm(lab, node) for node in GATEWAYS} == before, "the check changed a kernel's tables"
+    assert drawn == {"gw1~gw2": "up"}
+
+
+@pytest.mark.lab("sites2")
+def test_check_vpn_names_the_pair_and_cause_of_each_break_one_at_a_time_and_its_fix_repairs_it(lab, workdir):
+    """Broken one at a time, each found with its cause and the fix the report gives, which the test then runs."""
+    runner, report = Site(lab.inventory, MASTER, workdir), pathlib.Path(workdir) / "report"
+    wan1, wan2 = lab.hosts["gw1"]["lab_addr"], lab.hosts["gw2"]["lab_addr"]
+    lan1, lan2 = lab.hosts["gw1"]["lab_lan_gw"], lab.hosts["gw2"]["lab_lan_gw"]
+    to_gw2, _ = held_spi(lab, "gw1", wan1, wan2)
+    to_gw1, reqid = held_spi(lab, "gw1", wan2, wan1)
+    spi = lambda text: "0x%08x" % int(text, 16)  # noqa: E731
+    breaks = [
+        ("one SA deleted on one side",
+         lambda: lab.ssh("gw2", "ip xfrm state delete src %s dst %s proto esp spi %s" % (wan1, wan2, to_gw2)),
+         "SA %s->%s esp %s is missing on gw2" % (wan1, wan2, spi(to_gw2)), "re-run site_vpn.yml --limit gw2",
+         "gw2: XfrmInNoStates +"),
+        ("a key changed on one side, same SPI",
+         lambda: lab.ssh("gw1", "ip xfrm state delete src {0} dst {1} proto esp spi {2}; ip xfrm state add src {0} dst {1} "
+                                "proto esp spi {2} reqid {3} mode tunnel enc 'cbc(aes)' 0x{4} auth-trunc "
+                                "'hmac(sha256)' 0x{5} 128".format(wan2, wan1, to_gw1, reqid, "5a" * 32, "a5" * 32)),
+         "keys differ for SA %s->%s esp %s: gw2 holds" % (wan2, wan1, spi(to_gw1)), "re-run site_vpn.yml --limit gw1",
+         "gw1: XfrmInStateProtoError +"),
+        ("a policy removed",
+         lambda: lab.ssh("gw1", "ip xfrm policy delete src %s dst %s dir out" % (lab.hosts["gw1"]["lab_lan"],
+                                                                                 lab.hosts["gw2"]["lab_lan"])),
+         "policy out %s->%s is missing on gw1: its traffic is dropped or leaves in clear"
+         % (lab.hosts["gw1"]["lab_lan"], lab.hosts["gw2"]["lab_lan"]), "re-run site_vpn.yml --limit gw1,gw2", None),
+        ("ESP dropped by a firewall rule",
+         lambda: drop_esp_from(lab, "gw2", wan1),
+         "ESP from gw1 does not reach gw2: gw1 sent 6 packets on SA esp %s->%s %s, gw2's SA received none and its "
+         "kernel counted no XFRM error (dropped on the way or by a firewall before decryption)" % (wan1, wan2, spi(to_gw2)),
+         "check the firewalls on the path and on gw2 (nft list ruleset)", None),
+    ]
+    for what, damage, cause, fix, evidence in breaks:
+        damage()
+        rc, result, drawn = runner.check_vpn(report)
+        entry = result["report"]["pairs"]["gw1~gw2"]
+        assert rc == 2 and result["down"] == ["gw1~gw2"], (what, rc, result["lines"])
+        assert cause in entry["reasons"] or entry["reasons"][0].startswith(cause), (what, entry["reasons"])
+        assert entry["fixes"][0].startswith(fix), (what, entry["fixes"])
+        # only this cause: every other reason is a probe of the family it broke (IPv4), or says where the probe's
+        # packets went; the IPv6 tunnel still answers
+        others = [r for r in entry["reasons"] if not r.startswith(cause)]
+        assert all(r.startswith("probe %s -> %s" % (lan1, lan2)) or r.startswith("probe %s -> %s" % (lan2, lan1))
+                   or "during the probe" in r for r in others), (what, others)
+        assert not any(r.startswith("probe %s" % lab.hosts[g]["lab_lan_gw6"]) for g in GATEWAYS for r in others), others
+        if evidence:
+            assert any(e.startswith(evidence) for e in entry["evidence"]), (what, entry["evidence"])
+        assert drawn == {"gw1~gw2": "down"}, what
+        # the fix the report gives
+        if fix.startswith("re-run site_vpn.yml --limit "):
+            repaired = runner.run("site_vpn.yml", "--limit", fix.split()[-1])
+            assert repaired.returncode == 0, repaired.stdout[-3000:]
+        else:
+            allow_esp(lab, "gw2")
+    metrics = "/run/xfrm-check-metrics"
+    for node in GATEWAYS:
+        lab.ssh(node, "mkdir -p " + metrics)
+    rc, result, drawn = runner.check_vpn(report, "-e", "ipsec_check_textfile_dir=" + metrics)
+    assert rc == 0 and result["report"]["pairs"]["gw1~gw2"]["state"] == "up", result["lines"]
+    assert drawn == {"gw1~gw2": "up"}
+    text = lab.ssh("gw1", "cat %s/xfrm_ipsec.prom" % metrics).stdout
+    assert 'xfrm_ipsec_pair_state{pair="gw1~gw2",state="up"} 1' in text
+    assert re.search(r'^xfrm_ipsec_pair_probe_received\{pair="gw1~gw2"\} 12$', text, re.M), text
 
 
 @pytest.mark.lab("sites2")

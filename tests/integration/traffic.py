@@ -68,6 +68,17 @@ def nft_counter(lab, node, chain, comment):
     return 0
 
 
+def drop_esp_from(lab, node, source):
+    """A firewall rule of the test's own on node that drops every ESP packet from source (IPv4): a broken path."""
+    lab.ssh(node, "nft add table inet test_drop; nft add chain inet test_drop input '{ type filter hook input priority -10; }'; "
+                  "nft add rule inet test_drop input ip saddr %s meta l4proto esp drop" % source)
+
+
+def allow_esp(lab, node):
+    """drop_esp_from undone."""
+    lab.ssh(node, "nft delete table inet test_drop")
+
+
 def xfrm_tables(lab, node):
     """The node's SAs and policies as iproute2 prints them (to compare before and after)."""
     return lab.ssh(node, "ip xfrm state; ip xfrm policy").stdout

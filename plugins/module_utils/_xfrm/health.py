@@ -1,0 +1,353 @@
+# Copyright (c) 2026 xfrm.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Is a pair really up, and if not why: the health check's verdict from what both peers' kernels hold and what a
+probe between them did (pure, no I/O; the ipsec_check action gathers the observations with ipsec_probe).
+
+With manual keys nothing negotiates, so a broken pair fails silently. Each pair is checked from both ends:
+
+- the SAs the inventory derives for each direction (SPI, key fingerprints of the generation the sender sends with),
+  on the sender and on the receiver: missing on one side, or keys that differ between the two (fingerprints only:
+  no key is ever compared or shown in clear);
+- the policies of each side (out and in, fwd on gateways);
+- the key generation each side holds (rotation.pair_status): a rotation left half done;
+- a bounded echo probe each way, with the SAs' packet counters before and after (the sender's SA sent, the
+  receiver's SA received, its integrity failures) and the kernel's XFRM error counters (/proc/net/xfrm_stat,
+  host-wide): they tell where the packets vanished;
+- each outbound SA's sequence-number headroom and when a rotation is due.
+
+A pair is `down` when its traffic cannot flow (a missing SA or policy that carries it, keys that differ, a probe
+that got no answer), `degraded` when it flows with a flaw (a rotation half done, an inbound policy missing in
+transport mode: plaintext from the peer accepted, probe loss, a rotation due), `unknown` when a peer is not in
+the run, else `up`. Every reason comes with the fix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from . import constants as C
+from . import keys, rotation, site
+from .render import fingerprint
+
+STATES = ("down", "degraded", "unknown", "up")  # worst first
+ROTATE_PACKETS = 1 << 32  # rotation due after this many packets under one key (one sequence space)
+SEQ_LOW = C.SEQ_SPACE // 100  # an SA that cannot wrap and has less headroom than this is about to stop
+# /proc/net/xfrm_stat counters and what they mean for a pair (all of them count errors)
+XFRM_STAT_MEANING = {
+    "XfrmInNoStates": "no SA for an incoming SPI (the SA is missing on the receiver)",
+    "XfrmInStateProtoError": "integrity check failed (the keys differ)",
+    "XfrmInStateInvalid": "an SA in use is not valid",
+    "XfrmInTmplMismatch": "a packet matched no template of its inbound policy (sent in clear, or with another SA)",
+    "XfrmInNoPols": "a decrypted packet matched no inbound policy (the inbound policy is missing)",
+    "XfrmInPolBlock": "an inbound policy blocked a packet",
+    "XfrmOutNoStates": "no SA to send with (the outbound SA is missing)",
+    "XfrmOutPolBlock": "an outbound policy blocked a packet",
+    "XfrmOutStateSeqError": "an SA ran out of sequence numbers",
+    "XfrmFwdHdrError": "a forwarded packet matched no fwd policy",
+}
+
+
+def _net(text):
+    return ipaddress.ip_network(str(text), strict=False)
+
+
+def _addr(text):
+    return str(ipaddress.ip_address(str(text).split("/", maxsplit=1)[0]))
+
+
+def _spi(value):
+    return "0x%08x" % value
+
+
+def limit(*hosts):
+    return "re-run site_vpn.yml --limit %s" % ",".join(sorted(set(hosts)))
+
+
+def rotate(pair, generation):
+    return ("rotate pair %s: ipsec_pair_generations {%s: %d} in the inventory, then rotate_keys.yml"
+            % (pair, pair, generation + 1))
+
+
+class Observation:
+    """What the check saw on one host: the snapshots before and after the probes, and its own probes."""
+
+    def __init__(self, before, after=None, probes=(), error=None):
+        self.before, self.after, self.probes, self.error = before or {}, after or {}, list(probes or ()), error
+        self.sas = {(_addr(sa["src"]), _addr(sa["dst"]), sa["proto"], sa["spi"]): sa for sa in self.before.get("sas", ())}
+        self.sas_after = {(_addr(sa["src"]), _addr(sa["dst"]), sa["proto"], sa["spi"]): sa
+                          for sa in self.after.get("sas", ())}
+
+    def delta(self, key, counter):
+        """How much an SA's counter moved during the probes (None when the SA is not there both times)."""
+        old, new = self.sas.get(key), self.sas_after.get(key)
+        if old is None or new is None:
+            return None
+        return (new.get("counters") or {}).get(counter, 0) - (old.get("counters") or {}).get(counter, 0)
+
+    def stat_moves(self):
+        """{counter: increase} of the XFRM error counters during the probes."""
+        old, new = self.before.get("xfrm_stat") or {}, self.after.get("xfrm_stat") or {}
+        return {k: new[k] - old.get(k, 0) for k in sorted(new) if new[k] > old.get(k, 0)}
+
+
+def expected_sas(deriver, pair, generation, collisions):
+    """{(src, dst, proto): (spi, key fingerprints)} of a pair's SAs in one generation (both directions)."""
+    out = {}
+    for sa in site.sa_entries(deriver, pair, generation, collisions):
+        prints = tuple(fingerprint(bytes.fromhex(sa[f]["key"][2:])) for f in ("enc", "auth") if f in sa)
+        out[(sa["src"], sa["dst"], sa["proto"])] = (sa["spi"], prints)
+    return out
+
+
+def _held_prints(sa):
+    return tuple((sa.get(f) or {}).get("key_fingerprint", "") for f in ("enc", "auth") if f in sa)
+
+
+def _policy_held(policies, want):
+    """The kernel's policy with want's selector and direction, or None."""
+    for policy in policies:
+        if (_net(policy["src"]), _net(policy["dst"]), policy["dir"]) == (_net(want["src"]), _net(want["dst"]), want["dir"]) \
+                and policy.get("priority") == want["priority"]:
+            return policy
+    return None
+
+
+class Verdict:
+    """Reasons (down / degraded / unknown), fixes and figures of one pair, collected in order, each once."""
+
+    def __init__(self):
+        self.reasons = {state: [] for state in STATES}
+        self.fixes = []
+
+    def add(self, state, reason, *fixes):
+        if reason not in self.reasons[state]:
+            self.reasons[state].append(reason)
+        self.fixes += [f for f in fixes if f and f not in self.fixes]
+
+    @property
+    def state(self):
+        return next((s for s in STATES[:-1] if self.reasons[s]), "up")
+
+
+def assess(deriver, pair, observed, collisions, generation, now, rotate_packets=ROTATE_PACKETS):
+    """The verdict of one pair (seen from pair.local): {kind, hosts, state, reasons, fixes, generation, in_force,
+    probe, headroom, sas, evidence}.
+
+    observed: {host: Observation, or None when the host is not in the run}. generation: the site's number or a
+    function pair name -> number. now: the time of the check (seconds, as the SAs' add_time)."""
+    a, b = pair.local.name, pair.peer.name
+    views = {a: pair, b: site.Pair(pair.kind, pair.peer, pair.local, pair.settings)}
+    target = keys.generation_of(generation)(pair.name)
+    verdict, out = Verdict(), {"kind": pair.kind, "hosts": sorted((a, b)), "generation": target, "in_force": {},
+                               "probe": None, "headroom": None, "sas": [], "evidence": []}
+    for host in sorted((a, b)):
+        seen = observed.get(host)
+        if seen is None:
+            verdict.add("unknown", "%s is not in this run: the pair was not checked" % host)
+        elif seen.error:
+            verdict.add("down", "%s could not be checked: %s" % (host, seen.error),
+                        "bring %s back, then %s" % (host, limit(host)))
+    if verdict.state != "up":
+        return _done(out, verdict)
+    status = {h: rotation.pair_status(deriver, [views[h]], generation, collisions, observed[h].before.get("sas", ()),
+                                      observed[h].before.get("policies", ()))[pair.name] for h in (a, b)}
+    out["in_force"] = {h: status[h]["in_force"] for h in (a, b)}
+    _generations(verdict, pair.name, status, target)
+    sends_with = {h: status[h]["in_force"] if status[h]["in_force"] is not None else target for h in (a, b)}
+    # a host with no SA and no policy of the pair: one reason, not one per entry
+    empty = sorted(h for h in (a, b) if status[h]["state"] == "absent"
+                   and not any(_policy_held(observed[h].before.get("policies", ()), want)
+                               for want in site.policy_entries(views[h], sends_with[h])))
+    if empty:
+        verdict.add("down", "%s no SA and no policy of the pair (never keyed, or flushed)"
+                    % ("%s and %s hold" % tuple(empty) if len(empty) == 2 else "%s holds" % empty[0]), limit(a, b))
+    expected = {}
+    for h in (a, b):
+        expected.update({d: v for d, v in expected_sas(deriver, views[h], sends_with[h], collisions).items()
+                         if d[0] in views[h].local.addresses})
+    for direction, (spi, prints) in sorted(expected.items()):
+        sender = a if direction[0] in pair.local.addresses else b
+        _check_sa(verdict, out, pair, observed, direction, spi, prints, sender, b if sender == a else a, now,
+                  rotate_packets, empty)
+    for h in sorted(set((a, b)) - set(empty)):
+        _check_policies(verdict, views[h], observed[h].before.get("policies", ()), sends_with[h])
+    _check_probes(verdict, out, pair, observed, expected)
+    return _done(out, verdict)
+
+
+def _done(out, verdict):
+    out["state"] = verdict.state
+    out["reasons"] = [r for s in STATES[:-1] for r in verdict.reasons[s]]
+    out["fixes"] = verdict.fixes
+    return out
+
+
+def _generations(verdict, name, status, target):
+    moving = {h: s["state"] for h, s in status.items() if s["state"] in rotation.MOVING}
+    if moving:
+        verdict.add("degraded", "a rotation to generation %d is unfinished (%s)"
+                    % (target, ", ".join("%s: %s" % hs for hs in sorted(moving.items()))),
+                    "re-run rotate_keys.yml with both peers of %s in the run" % name)
+
+
+def _check_sa(verdict, out, pair, observed, direction, spi, prints, sender, receiver, now, rotate_packets, empty):
+    src, dst, proto = direction
+    key = (src, dst, proto, spi)
+    label = "SA %s->%s %s %s" % (src, dst, proto, _spi(spi))
+    held = {h: observed[h].sas.get(key) for h in (sender, receiver)}
+    missing = sorted(h for h, sa in held.items() if sa is None and h not in empty)
+    if missing:
+        verdict.add("down", "%s is missing on %s" % (label, " and ".join(missing)), limit(*missing))
+    elif None not in held.values():
+        found = {h: _held_prints(sa) for h, sa in held.items()}
+        if found[sender] != found[receiver]:
+            wrong = [h for h in (sender, receiver) if found[h] != prints] or [sender, receiver]
+            verdict.add("down", "keys differ for %s: %s holds %s, %s holds %s" % (
+                label, sender, "/".join(found[sender]), receiver, "/".join(found[receiver])), limit(*wrong),
+                "if the key set by hand may be known to someone: " + rotate(pair.name, out["generation"]))
+        elif found[sender] != prints:
+            verdict.add("degraded", "%s holds keys the inventory does not derive on both %s and %s (set by hand, or "
+                        "another master secret)" % (label, sender, receiver), limit(sender, receiver))
+    sa = held[sender]
+    figures = {"src": src, "dst": dst, "proto": proto, "spi": _spi(spi), "sender": sender,
+               "sent": observed[sender].delta(key, "packets"), "received": observed[receiver].delta(key, "packets"),
+               "integrity_failed": observed[receiver].delta(key, "integrity_failed")}
+    if sa is not None:
+        counters = (observed[sender].sas_after.get(key) or sa).get("counters") or {}
+        figures.update(packets=counters.get("packets"), seq_headroom=counters.get("seq_headroom"))
+        _check_headroom(verdict, out, pair, label, sa, counters, now, rotate_packets, figures)
+    out["sas"].append(figures)
+
+
+def _check_headroom(verdict, out, pair, label, sa, counters, now, rotate_packets, figures):
+    headroom, packets = counters.get("seq_headroom"), counters.get("packets") or 0
+    if headroom is not None:
+        out["headroom"] = headroom if out["headroom"] is None else min(out["headroom"], headroom)
+    age = now - counters["add_time"] if counters.get("add_time") else 0
+    rate = packets / age if age > 0 and packets else 0.0
+    figures["rotation_due_in_s"] = max(0, int((rotate_packets - packets) / rate)) if rate else None
+    if packets >= rotate_packets:
+        verdict.add("degraded", "rotation due: %s carried %d packets under one key (limit %d)" % (label, packets, rotate_packets),
+                    rotate(pair.name, out["generation"]))
+    if headroom is not None and headroom < SEQ_LOW and "oseq-may-wrap" not in (sa.get("flags") or ()):
+        verdict.add("degraded", "%s stops sending after %d more packets (its sequence number cannot wrap)" % (label, headroom),
+                    rotate(pair.name, out["generation"]))
+
+
+def _check_policies(verdict, view, policies, generation):
+    """The host's policies of the pair. The fix names both peers: a run adds a pair's policies only where both
+    peers are in it (a --limit to one of them leaves the pair's policies as they are)."""
+    host, fix = view.local.name, limit(view.local.name, view.peer.name)
+    for want in site.policy_entries(view, generation):
+        held = _policy_held(policies, want)
+        what = "policy %s %s->%s" % (want["dir"], want["src"], want["dst"])
+        protos = [t["proto"] for t in want["templates"]]
+        if held is None:
+            # transport mode's inbound policy only keeps plaintext out: the ESP still arrives without it
+            state = "degraded" if view.kind == "host" and want["dir"] == "in" else "down"
+            consequence = "its plaintext is accepted" if state == "degraded" else "its traffic is dropped or leaves in clear"
+            verdict.add(state, "%s is missing on %s: %s" % (what, host, consequence), fix)
+        elif held.get("action", "allow") != "allow" or [t["proto"] for t in held.get("templates") or ()] != protos:
+            verdict.add("down", "%s on %s does not require %s (action %s, templates %s)" % (
+                what, host, "+".join(protos), held.get("action", "allow"),
+                "+".join(t["proto"] for t in held.get("templates") or ()) or "none"), fix)
+
+
+def _family(address):
+    return ipaddress.ip_address(address).version
+
+
+def _check_probes(verdict, out, pair, observed, expected):
+    results = [dict(p, prober=h) for h in sorted(observed) for p in observed[h].probes if p.get("name") == pair.name]
+    out["evidence"] += ["not probed: %s" % p["skipped"] for p in results if p.get("skipped")]
+    results = [p for p in results if not p.get("skipped")]
+    if not results:
+        return
+    sent, received = sum(p["sent"] for p in results), sum(p["received"] for p in results)
+    rtts = [p["rtt_ms"] for p in results if p.get("rtt_ms") is not None]
+    out["probe"] = {"sent": sent, "received": received, "rtt_ms": round(sum(rtts) / len(rtts), 3) if rtts else None,
+                    "probes": results}
+    for host in sorted(observed):
+        moves = observed[host].stat_moves()
+        out["evidence"] += ["%s: %s +%d (%s; host-wide)" % (host, k, v, XFRM_STAT_MEANING.get(k, "an XFRM error"))
+                            for k, v in moves.items()]
+    for probe in results:
+        where = "%s -> %s (from %s)" % (probe.get("src") or probe["prober"], probe["dst"], probe["prober"])
+        if probe.get("error") and not probe["sent"]:
+            verdict.add("down", "probe %s: %s" % (where, probe["error"]), limit(probe["prober"]))
+        elif probe["received"] == 0:
+            verdict.add("down", "probe %s: no answer to %d echo requests" % (where, probe["sent"]))
+            _explain(verdict, out, pair, observed, _family(probe["dst"]))
+        elif probe["received"] < probe["sent"]:
+            verdict.add("degraded", "probe %s: %d of %d echo requests answered" % (where, probe["received"], probe["sent"]))
+
+
+def _explain(verdict, out, pair, observed, family):
+    """Where a probe's packets vanished, from the SA counters of the directions of that family."""
+    for figures in out["sas"]:
+        if _family(figures["src"]) != family or figures["sent"] is None:
+            continue
+        sender = figures["sender"]
+        receiver = pair.peer.name if sender == pair.local.name else pair.local.name
+        label = "%s %s->%s %s" % (figures["proto"], figures["src"], figures["dst"], figures["spi"])
+        if figures["sent"] == 0:
+            verdict.add("down", "%s sent nothing on SA %s during the probe: its outbound policy does not take the "
+                        "traffic, or its firewall drops it" % (sender, label), limit(sender, receiver))
+        elif figures["integrity_failed"]:
+            verdict.add("down", "%s's SA %s failed %d integrity checks during the probe: the keys differ"
+                        % (receiver, label, figures["integrity_failed"]), limit(sender, receiver))
+        elif figures["received"] == 0:
+            moves = observed[receiver].stat_moves()
+            if moves:
+                verdict.add("down", "%s sent %d packets on SA %s, %s's SA received none; %s's kernel counted %s"
+                            % (sender, figures["sent"], label, receiver, receiver,
+                               ", ".join("%s +%d" % kv for kv in moves.items())), limit(receiver))
+            else:
+                verdict.add("down", "ESP from %s does not reach %s: %s sent %d packets on SA %s, %s's SA received "
+                            "none and its kernel counted no XFRM error (dropped on the way or by a firewall before "
+                            "decryption)" % (sender, receiver, sender, figures["sent"], label, receiver),
+                            "check the firewalls on the path and on %s (nft list ruleset): ESP (IP protocol 50) from %s "
+                            "must pass; the ipsec_firewall role's table accepts it (%s)" % (receiver, sender, limit(receiver)))
+
+
+def report_lines(pairs):
+    """One line per pair, worst first: "gw1~gw2 down: reason; reason -> fix; fix"."""
+    lines = []
+    for name, entry in sorted(pairs.items(), key=lambda kv: (STATES.index(kv[1]["state"]), kv[0])):
+        line = "%s %s" % (name, entry["state"])
+        if entry["reasons"]:
+            line += ": " + "; ".join(entry["reasons"])
+        if entry["fixes"]:
+            line += " -> fix: " + "; ".join(entry["fixes"])
+        lines.append(line)
+    return lines
+
+
+def metrics(pairs, host, checked_at):
+    """The Prometheus text (node_exporter textfile collector) of one host's pairs: state, probe, SA counters."""
+    lines = []
+
+    def family(metric, kind, text, samples):
+        lines.extend(["# HELP %s %s" % (metric, text), "# TYPE %s %s" % (metric, kind)])
+        for labels, value in samples:
+            shown = ",".join('%s="%s"' % (k, _label(v)) for k, v in labels)
+            lines.append("%s%s %s" % (metric, "{%s}" % shown if shown else "", value))
+    mine = {name: entry for name, entry in sorted(pairs.items()) if host in entry["hosts"]}
+    family("xfrm_ipsec_pair_state", "gauge", "1 for the state the last check found the pair in (up, degraded, down, "
+           "unknown)", [((("pair", n), ("state", s)), int(e["state"] == s)) for n, e in mine.items() for s in STATES])
+    family("xfrm_ipsec_pair_probe_sent", "gauge", "Echo requests of the last check's probe, both ways",
+           [((("pair", n),), e["probe"]["sent"]) for n, e in mine.items() if e["probe"]])
+    family("xfrm_ipsec_pair_probe_received", "gauge", "Echo replies of the last check's probe, both ways",
+           [((("pair", n),), e["probe"]["received"]) for n, e in mine.items() if e["probe"]])
+    sas = [(n, sa) for n, e in mine.items() for sa in e["sas"] if sa["sender"] == host and sa.get("packets") is not None]
+    for metric, field, text in (("xfrm_ipsec_sa_packets", "packets", "Packets sent on this host's outbound SA"),
+                                ("xfrm_ipsec_sa_seq_headroom", "seq_headroom", "Packets left before the SA's 32-bit "
+                                 "sequence number wraps")):
+        family(metric, "gauge", text, [((("pair", n), ("src", sa["src"]), ("dst", sa["dst"]), ("proto", sa["proto"]),
+                                         ("spi", sa["spi"])), sa[field]) for n, sa in sas if sa.get(field) is not None])
+    family("xfrm_ipsec_check_timestamp_seconds", "gauge", "When the last check ran (Unix time)", [((), checked_at)])
+    return "\n".join(lines) + "\n"
+
+
+def _label(value):
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
