@@ -107,6 +107,11 @@ xfrm_stat:
   returned: when O(snapshot=true)
   type: dict
   sample: {XfrmInNoStates: 0, XfrmInStateProtoError: 3, XfrmInTmplMismatch: 0, XfrmOutNoStates: 0}
+time:
+  description: The host's clock (Unix time) when the snapshot was taken; the SAs' C(add_time) counters are on this clock.
+  returned: when O(snapshot=true)
+  type: int
+  sample: 1796169600
 addresses:
   description: The interface addresses (link-local ones left out).
   returned: when O(snapshot=true)

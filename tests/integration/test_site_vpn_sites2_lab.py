@@ -160,7 +160,7 @@ def held_spi(lab, node, src, dst):
 @pytest.mark.lab("sites2")
 def test_check_vpn_finds_the_site_up_in_check_mode_changes_nothing_and_draws_the_pair_green(lab, workdir):
     runner, report = Site(lab.inventory, MASTER, workdir), pathlib.Path(workdir) / "report"
-    before = {node: xfrm(lab, node) for node in GATEWAYS}
+    before = {node: xfrm_entries(lab, node) for node in GATEWAYS}
     rc, result, drawn = runner.check_vpn(report, "--check")
     assert rc == 0, result["lines"]
     entry = result["report"]["pairs"]["gw1~gw2"]
@@ -172,7 +172,7 @@ def test_check_vpn_finds_the_site_up_in_check_mode_changes_nothing_and_draws_the
     assert len(entry["sas"]) == 4 and all(sa["sent"] >= 3 and sa["received"] == sa["sent"] for sa in entry["sas"]), entry["sas"]
     assert all(0 < sa["seq_headroom"] < 2 ** 32 for sa in entry["sas"])
     assert entry["in_force"] == {"gw1": 0, "gw2": 0} and entry["evidence"] == []
-    assert {node: xfrm(lab, node) for node in GATEWAYS} == before, "the check changed a kernel's tables"
+    assert {node: xfrm_entries(lab, node) for node in GATEWAYS} == before, "the check changed a kernel's tables"
     assert drawn == {"gw1~gw2": "up"}
 
 
