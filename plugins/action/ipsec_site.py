@@ -28,6 +28,8 @@ IN_PLACE_FACT = "__ipsec_site_policies_in_place"   # the sas stage found every p
 PLANNED_FACT = "__ipsec_site_planned"  # after the policies stage: this host's SAs (addresses) and policies, no keys
 POLICY_OPTIONS = ("src", "dst", "proto", "sport", "dport", "dir", "action", "priority", "templates", "mark", "if_id",
                   "ptype", "flags", "lifetime")
+
+
 class KeyedArgs(dict):
     """Module arguments that carry keys. ansible-core's ANSIBLE_DEBUG=1 prints the arguments of every module it runs,
     str() of this dict, whatever no_log says: this one prints its keys masked. The module receives them whole (as

@@ -58,7 +58,7 @@ options:
     default: 2.0
   report_dir:
     description:
-      - C(report) only. Directory on the controller where C(check_vpn.html) (self-contained: the site's picture with
+      - C(report) only. Directory on the controller where C(check_vpn.html) (self-contained, the site's picture with
         every pair coloured by its state, the figures beside each edge and on hover, and the table of verdicts) and
         C(check_vpn.png) are written, 0644 (they hold no secret). No picture when left out.
       - The picture needs graphviz's C(dot) on the controller; without it the check warns and reports in text.
@@ -125,7 +125,7 @@ report:
       subnets, and whether it was in the run) and C(pairs), per pair name -> C(kind), C(hosts), C(state), C(reasons),
       C(fixes), C(generation) (the inventory's), C(in_force) (per host, the generation it sends with), C(probe)
       (C(sent), C(received), C(rtt_ms) of both ways, and each probe), C(headroom) (the smallest sequence-number headroom of
-      its SAs), C(sas) (per direction C(spi), the sender's C(packets) and C(seq_headroom), what the probe moved:
+      its SAs), C(sas) (per direction C(spi), the sender's C(packets) and C(seq_headroom), what the probe moved,
       C(sent), C(received), C(integrity_failed), and C(rotation_due_in_s) at the current rate) and C(evidence) (the
       kernel's XFRM error counters that moved during the probe, host-wide).
   returned: stage report
@@ -142,7 +142,7 @@ report:
                    gw2 holds sha256:0b1c2d3e/sha256:5a6b7c8d"]
         fixes: ["re-run site_vpn.yml --limit gw2"]
 lines:
-  description: C(report) only. One line per pair, worst first (C(gw1~gw2 down: reasons -> fix: fixes)).
+  description: C(report) only. One line per pair, worst first, like C(gw1~gw2 down) then the reasons and the fixes.
   returned: stage report
   type: list
   elements: str

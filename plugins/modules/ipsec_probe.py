@@ -11,7 +11,7 @@ version_added: 0.2.0
 description:
   - What the health check (C(playbooks/check_vpn.yml), M(xfrm.ipsec.ipsec_check)) measures on each host, usable on its
     own.
-  - With O(snapshot=true), returns this host's SAs (keys as fingerprints, with their counters: packets, bytes,
+  - With O(snapshot=true), returns this host's SAs (keys as fingerprints, with their counters of packets, bytes,
     integrity failures, output sequence number and its headroom), its policies, the kernel's XFRM counters
     (C(/proc/net/xfrm_stat)) and its interface addresses.
   - With O(probes), sends O(count) ICMP echo requests to each probe's O(probes[].dst) from its O(probes[].src), all

@@ -142,8 +142,8 @@ def _dot(source, fmt):
     except subprocess.TimeoutExpired:
         raise PictureError("dot -T%s took more than %d s" % (fmt, DOT_TIMEOUT)) from None
     if proc.returncode != 0:
-        raise PictureError("dot -T%s failed (rc %d): %s" % (fmt, proc.returncode,
-                                                           proc.stderr.decode("utf-8", "replace").strip()))
+        error = proc.stderr.decode("utf-8", "replace").strip()
+        raise PictureError("dot -T%s failed (rc %d): %s" % (fmt, proc.returncode, error))
     return proc.stdout
 
 
@@ -166,7 +166,8 @@ td.state {{ font-weight: bold; }}
 <ul class="legend">{legend}</ul>
 <figure class="site">{svg}</figure>
 <table class="pairs">
-<thead><tr><th>pair</th><th>state</th><th>reasons</th><th>fixes</th><th>generation</th><th>probe</th><th>seq headroom</th><th>kernel counters during the probe</th></tr></thead>
+<thead><tr><th>pair</th><th>state</th><th>reasons</th><th>fixes</th><th>generation</th><th>probe</th><th>seq headroom</th>
+<th>kernel counters during the probe</th></tr></thead>
 <tbody>
 {rows}
 </tbody>

@@ -66,8 +66,8 @@ def _chromium(page, width, height, *args):
             proc.communicate()
             raise AssertionError("chromium %s took more than %d s on %s" % (" ".join(args), TIMEOUT, page)) from None
     if proc.returncode != 0:
-        raise AssertionError("chromium %s on %s: rc %d\n%s" % (" ".join(args), page, proc.returncode,
-                                                              err.decode("utf-8", "replace")[-2000:]))
+        error = err.decode("utf-8", "replace")[-2000:]
+        raise AssertionError("chromium %s on %s: rc %d\n%s" % (" ".join(args), page, proc.returncode, error))
     return out
 
 
@@ -124,7 +124,7 @@ def colour_share(png_path, box, rgb, tolerance=40, ignore=None):
     counts = crop.getcolors(maxcolors=max(1, crop.width * crop.height))
     if ignore is not None:
         counts = [(n, pixel) for n, pixel in counts if not close(pixel, colour(ignore))]
-    total = sum(n for n, _ in counts)
+    total = sum(n for n, _pixel in counts)
     return sum(n for n, pixel in counts if close(pixel, target)) / total if total else 0.0
 
 

@@ -182,9 +182,11 @@ def test_check_vpn_names_the_pair_and_cause_of_each_break_one_at_a_time_and_its_
     runner, report = Site(lab.inventory, MASTER, workdir), pathlib.Path(workdir) / "report"
     wan1, wan2 = lab.hosts["gw1"]["lab_addr"], lab.hosts["gw2"]["lab_addr"]
     lan1, lan2 = lab.hosts["gw1"]["lab_lan_gw"], lab.hosts["gw2"]["lab_lan_gw"]
-    to_gw2, _ = held_spi(lab, "gw1", wan1, wan2)
+    to_gw2 = held_spi(lab, "gw1", wan1, wan2)[0]
     to_gw1, reqid = held_spi(lab, "gw1", wan2, wan1)
-    spi = lambda text: "0x%08x" % int(text, 16)  # noqa: E731
+
+    def spi(text):
+        return "0x%08x" % int(text, 16)
     breaks = [
         ("one SA deleted on one side",
          lambda: lab.ssh("gw2", "ip xfrm state delete src %s dst %s proto esp spi %s" % (wan1, wan2, to_gw2)),

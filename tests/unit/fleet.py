@@ -45,8 +45,8 @@ class Fleet:
         """Run one stage of an action (ipsec_site, ipsec_check) for host; its modules run for real on the fake kernel.
         play: the hosts of the play still running; play_all: all the play's hosts (those that failed too)."""
         task = SimpleNamespace(args=dict(args, stage=stage), async_val=0, check_mode=check, action=action)
-        action = ACTIONS[action](task, SimpleNamespace(_shell=SimpleNamespace(tmpdir="/tmp")), SimpleNamespace(), None,
-                              Templar(), None)
+        connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir="/tmp"))
+        action = ACTIONS[action](task, connection, SimpleNamespace(), None, Templar(), None)
 
         def execute(module_name, module_args, task_vars):
             self.current = host

@@ -16,6 +16,8 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import validate_policies, validate_sas
 
 from ansible_collections.xfrm.ipsec.tests.unit.fleet import MASTER, Fleet, assert_no_packet_lost
+
+
 def spis(fleet, host):
     return sorted(sa.spi for sa in fleet.kernels[host].sas.values())
 

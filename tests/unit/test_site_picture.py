@@ -72,7 +72,7 @@ def shown(element):
 
 
 def test_each_pair_edge_is_drawn_and_labelled_in_its_state_colour(tmp_path):
-    page, _ = rendered(site_report(), tmp_path)
+    page = rendered(site_report(), tmp_path)[0]
     for name, state in (("gw1~gw2", "down"), ("h1~h2", "up"), ("h1~h3", "degraded"), ("h2~h3", "unknown")):
         edge = by_id(page, edge_id(name))
         assert edge.find(".//svg:path", NS).get("stroke") == PALETTE[state], name
@@ -81,14 +81,14 @@ def test_each_pair_edge_is_drawn_and_labelled_in_its_state_colour(tmp_path):
 
 
 def test_edge_labels_show_the_figures_of_up_pairs_and_the_first_reason_of_others(tmp_path):
-    page, _ = rendered(site_report(), tmp_path)
+    page = rendered(site_report(), tmp_path)[0]
     assert shown(by_id(page, edge_id("h1~h2"))) == ["gen 0 · 6/6 probes · 1.2 ms"]
     [down] = shown(by_id(page, edge_id("gw1~gw2")))
     assert down.startswith("down: keys differ: gw2") and down.endswith("…") and len(down) == len("down: ") + 40
 
 
 def test_edge_tooltip_carries_reasons_fixes_generations_probe_and_headroom(tmp_path):
-    page, _ = rendered(site_report(), tmp_path)
+    page = rendered(site_report(), tmp_path)[0]
     tooltip = by_id(page, edge_id("gw1~gw2")).find(".//svg:a", NS).get(XLINK_TITLE)
     assert tooltip.splitlines() == ["gw1~gw2: down", KEYS_DIFFER, "fix: re-run site_vpn.yml --limit gw2",
                                     "generation 0 (in force: gw1 0, gw2 0)", "0/6 probes answered",
@@ -98,12 +98,12 @@ def test_edge_tooltip_carries_reasons_fixes_generations_probe_and_headroom(tmp_p
 def test_generation_in_force_says_none_where_a_host_holds_no_generation(tmp_path):
     report = site_report()
     report["pairs"]["h2~h3"]["in_force"]["h3"] = None
-    page, _ = rendered(report, tmp_path)
+    page = rendered(report, tmp_path)[0]
     assert text(by_id(page, "row-" + edge_id("h2~h3"))[4]) == "generation 0 (in force: h2 0, h3 none)"
 
 
 def test_nodes_have_ids_and_hosts_out_of_the_run_are_dashed(tmp_path):
-    page, _ = rendered(site_report(), tmp_path)
+    page = rendered(site_report(), tmp_path)[0]
     for host in ("gw1", "gw2", "h1", "h2", "h3"):
         assert shown(by_id(page, node_id(host)))[0] == host
     assert by_id(page, node_id("h3")).find(".//svg:ellipse", NS).get("stroke-dasharray")
@@ -133,7 +133,7 @@ def test_hostile_names_and_reasons_are_shown_as_they_are(tmp_path):
     report["nodes"][odd] = report["nodes"].pop("h2")
     reason = "</script><script>alert(1)</script> & \\N \\E \\T \"quoted\" & &amp;"
     report["pairs"] = {"%s~%s" % (hostile, odd): pair(hostile, odd, "host", "down", [reason], [odd + " --limit"])}
-    page, _ = rendered(report, tmp_path)
+    page = rendered(report, tmp_path)[0]
     assert not [e.tag for e in page.iter() if e.tag.split("}")[-1] in ("b", "script")]
     assert shown(by_id(page, node_id(hostile))) == [hostile, "192.0.2.11"]
     assert shown(by_id(page, node_id(odd))) == [odd, "192.0.2.12"]
@@ -145,7 +145,7 @@ def test_hostile_names_and_reasons_are_shown_as_they_are(tmp_path):
 
 
 def test_table_lists_every_pair_down_first_with_its_state_coloured(tmp_path):
-    page, _ = rendered(site_report(), tmp_path)
+    page = rendered(site_report(), tmp_path)[0]
     rows = page.findall(".//h:table[@class='pairs']/h:tbody/h:tr", NS)
     assert [text(row[0]) for row in rows] == ["gw1~gw2", "h1~h3", "h2~h3", "h1~h2"]
     assert [(text(row[1]), row[1].get("style")) for row in rows] == [
@@ -153,7 +153,7 @@ def test_table_lists_every_pair_down_first_with_its_state_coloured(tmp_path):
 
 
 def test_page_title_has_the_summary_and_the_check_time(tmp_path):
-    page, _ = rendered(site_report(), tmp_path)
+    page = rendered(site_report(), tmp_path)[0]
     title = "IPsec site check: 1 down, 1 degraded, 1 unknown, 1 up"
     assert text(page.find("h:head/h:title", NS)) == title == text(page.find(".//h:h1", NS))
     assert page.find(".//h:time", NS).get("datetime") == "2026-12-01T22:40:00Z"

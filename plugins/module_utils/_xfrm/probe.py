@@ -95,8 +95,8 @@ class _Probe:
             if spec.get("src"):
                 self.sock.bind((spec["src"], 0))
         except OSError as exc:
-            self.fail("cannot open the probe's socket%s: %s" % (" from %s" % spec["src"] if spec.get("src") else "",
-                                                                  exc.strerror or exc))
+            where = " from %s" % spec["src"] if spec.get("src") else ""
+            self.fail("cannot open the probe's socket%s: %s" % (where, exc.strerror or exc))
 
     def fail(self, message):
         self.error = self.error or message
