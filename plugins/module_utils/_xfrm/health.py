@@ -51,6 +51,10 @@ def _net(text):
     return ipaddress.ip_network(str(text), strict=False)
 
 
+def _family(address):
+    return ipaddress.ip_address(address).version
+
+
 def _addr(text):
     return str(ipaddress.ip_address(str(text).split("/", maxsplit=1)[0]))
 
@@ -135,181 +139,196 @@ def assess(deriver, pair, observed, collisions, generation, now, rotate_packets=
 
     observed: {host: Observation, or None when the host is not in the run}. generation: the site's number or a
     function pair name -> number. now: the time of the check (seconds, as the SAs' add_time)."""
-    a, b = pair.local.name, pair.peer.name
-    views = {a: pair, b: site.Pair(pair.kind, pair.peer, pair.local, pair.settings)}
-    target = keys.generation_of(generation)(pair.name)
-    verdict, out = Verdict(), {"kind": pair.kind, "hosts": sorted((a, b)), "generation": target, "in_force": {},
-                               "probe": None, "headroom": None, "sas": [], "evidence": []}
-    for host in sorted((a, b)):
-        seen = observed.get(host)
-        if seen is None:
-            verdict.add("unknown", "%s is not in this run: the pair was not checked" % host)
-        elif seen.error:
-            verdict.add("down", "%s could not be checked: %s" % (host, seen.error),
-                        "bring %s back, then %s" % (host, limit(host)))
-    if verdict.state != "up":
-        return _done(out, verdict)
-    status = {h: rotation.pair_status(deriver, [views[h]], generation, collisions, observed[h].before.get("sas", ()),
-                                      observed[h].before.get("policies", ()))[pair.name] for h in (a, b)}
-    out["in_force"] = {h: status[h]["in_force"] for h in (a, b)}
-    _generations(verdict, pair.name, status, target)
-    sends_with = {h: status[h]["in_force"] if status[h]["in_force"] is not None else target for h in (a, b)}
-    # a host with no SA and no policy of the pair: one reason, not one per entry
-    empty = sorted(h for h in (a, b) if status[h]["state"] == "absent"
-                   and not any(_policy_held(observed[h].before.get("policies", ()), want)
-                               for want in site.policy_entries(views[h], sends_with[h])))
-    if empty:
-        verdict.add("down", "%s no SA and no policy of the pair (never keyed, or flushed)"
-                    % ("%s and %s hold" % tuple(empty) if len(empty) == 2 else "%s holds" % empty[0]), limit(a, b))
-    expected = {}
-    for h in (a, b):
-        expected.update({d: v for d, v in expected_sas(deriver, views[h], sends_with[h], collisions).items()
-                         if d[0] in views[h].local.addresses})
-    for direction, (spi, prints) in sorted(expected.items()):
-        sender = a if direction[0] in pair.local.addresses else b
-        _check_sa(verdict, out, pair, observed, direction, spi, prints, sender, b if sender == a else a, now,
-                  rotate_packets, empty)
-    for h in sorted(set((a, b)) - set(empty)):
-        _check_policies(verdict, views[h], observed[h].before.get("policies", ()), sends_with[h])
-    _check_probes(verdict, out, pair, observed, expected)
-    return _done(out, verdict)
+    return PairCheck(deriver, pair, observed, collisions, generation, now, rotate_packets).run()
 
 
-def _done(out, verdict):
-    out["state"] = verdict.state
-    out["reasons"] = [r for s in STATES[:-1] for r in verdict.reasons[s]]
-    out["fixes"] = verdict.fixes
-    return out
+class PairCheck:
+    """One pair's check: what its steps share (the pair from each end, the observations), the verdict they add
+    reasons to and the figures they fill in (out)."""
 
+    def __init__(self, deriver, pair, observed, collisions, generation, now, rotate_packets):
+        self.deriver, self.pair, self.observed, self.collisions, self.generation = deriver, pair, observed, collisions, generation
+        self.now, self.rotate_packets = now, rotate_packets
+        a, b = pair.local.name, pair.peer.name
+        self.views = {a: pair, b: site.Pair(pair.kind, pair.peer, pair.local, pair.settings)}
+        self.target = keys.generation_of(generation)(pair.name)
+        self.verdict = Verdict()
+        self.out = {"kind": pair.kind, "hosts": sorted((a, b)), "generation": self.target, "in_force": {}, "probe": None,
+                    "headroom": None, "sas": [], "evidence": []}
+        self.empty = ()  # hosts that hold nothing of the pair (one reason for them, not one per entry)
 
-def _generations(verdict, name, status, target):
-    moving = {h: s["state"] for h, s in status.items() if s["state"] in rotation.MOVING}
-    if moving:
-        verdict.add("degraded", "a rotation to generation %d is unfinished (%s)"
-                    % (target, ", ".join("%s: %s" % hs for hs in sorted(moving.items()))),
-                    "re-run rotate_keys.yml with both peers of %s in the run" % name)
+    def peer_of(self, host):
+        return self.pair.peer.name if host == self.pair.local.name else self.pair.local.name
 
+    def run(self):
+        hosts = sorted(self.views)
+        for host in hosts:
+            seen = self.observed.get(host)
+            if seen is None:
+                self.verdict.add("unknown", "%s is not in this run: the pair was not checked" % host)
+            elif seen.error:
+                self.verdict.add("down", "%s could not be checked: %s" % (host, seen.error),
+                                 "bring %s back, then %s" % (host, limit(host)))
+        if self.verdict.state != "up":
+            return self.result()
+        status = {h: rotation.pair_status(self.deriver, [self.views[h]], self.generation, self.collisions,
+                                          self.observed[h].before.get("sas", ()),
+                                          self.observed[h].before.get("policies", ()))[self.pair.name] for h in hosts}
+        self.out["in_force"] = {h: status[h]["in_force"] for h in hosts}
+        self.generations(status)
+        sends_with = {h: status[h]["in_force"] if status[h]["in_force"] is not None else self.target for h in hosts}
+        self.empty = [h for h in hosts if status[h]["state"] == "absent" and not any(
+            _policy_held(self.policies_of(h), want) for want in site.policy_entries(self.views[h], sends_with[h]))]
+        if self.empty:
+            self.verdict.add("down", "%s no SA and no policy of the pair (never keyed, or flushed)" % (
+                "%s and %s hold" % tuple(self.empty) if len(self.empty) == 2 else "%s holds" % self.empty[0]), limit(*hosts))
+        expected = {}
+        for h in hosts:  # each direction in the generation its sender sends with
+            expected.update({d: v for d, v in expected_sas(self.deriver, self.views[h], sends_with[h], self.collisions).items()
+                             if d[0] in self.views[h].local.addresses})
+        for direction, (spi, prints) in sorted(expected.items()):
+            self.sa(direction, spi, prints)
+        for h in hosts:
+            if h not in self.empty:
+                self.policies(self.views[h], sends_with[h])
+        self.probes()
+        return self.result()
 
-def _check_sa(verdict, out, pair, observed, direction, spi, prints, sender, receiver, now, rotate_packets, empty):
-    src, dst, proto = direction
-    key = (src, dst, proto, spi)
-    label = "SA %s->%s %s %s" % (src, dst, proto, _spi(spi))
-    held = {h: observed[h].sas.get(key) for h in (sender, receiver)}
-    missing = sorted(h for h, sa in held.items() if sa is None and h not in empty)
-    if missing:
-        verdict.add("down", "%s is missing on %s" % (label, " and ".join(missing)), limit(*missing))
-    elif None not in held.values():
-        found = {h: _held_prints(sa) for h, sa in held.items()}
-        if found[sender] != found[receiver]:
-            wrong = [h for h in (sender, receiver) if found[h] != prints] or [sender, receiver]
-            verdict.add("down", "keys differ for %s: %s holds %s, %s holds %s" % (
-                label, sender, "/".join(found[sender]), receiver, "/".join(found[receiver])), limit(*wrong),
-                "if the key set by hand may be known to someone: " + rotate(pair.name, out["generation"]))
-        elif found[sender] != prints:
-            verdict.add("degraded", "%s holds keys the inventory does not derive on both %s and %s (set by hand, or "
-                        "another master secret)" % (label, sender, receiver), limit(sender, receiver))
-    sa = held[sender]
-    figures = {"src": src, "dst": dst, "proto": proto, "spi": _spi(spi), "sender": sender,
-               "sent": observed[sender].delta(key, "packets"), "received": observed[receiver].delta(key, "packets"),
-               "integrity_failed": observed[receiver].delta(key, "integrity_failed")}
-    if sa is not None:
-        counters = (observed[sender].sas_after.get(key) or sa).get("counters") or {}
-        figures.update(packets=counters.get("packets"), seq_headroom=counters.get("seq_headroom"))
-        _check_headroom(verdict, out, pair, label, sa, counters, now, rotate_packets, figures)
-    out["sas"].append(figures)
+    def result(self):
+        self.out["state"] = self.verdict.state
+        self.out["reasons"] = [r for s in STATES[:-1] for r in self.verdict.reasons[s]]
+        self.out["fixes"] = self.verdict.fixes
+        return self.out
 
+    def policies_of(self, host):
+        return self.observed[host].before.get("policies", ())
 
-def _check_headroom(verdict, out, pair, label, sa, counters, now, rotate_packets, figures):
-    headroom, packets = counters.get("seq_headroom"), counters.get("packets") or 0
-    if headroom is not None:
-        out["headroom"] = headroom if out["headroom"] is None else min(out["headroom"], headroom)
-    age = now - counters["add_time"] if counters.get("add_time") else 0
-    rate = packets / age if age > 0 and packets else 0.0
-    figures["rotation_due_in_s"] = max(0, int((rotate_packets - packets) / rate)) if rate else None
-    if packets >= rotate_packets:
-        verdict.add("degraded", "rotation due: %s carried %d packets under one key (limit %d)" % (label, packets, rotate_packets),
-                    rotate(pair.name, out["generation"]))
-    if headroom is not None and headroom < SEQ_LOW and "oseq-may-wrap" not in (sa.get("flags") or ()):
-        verdict.add("degraded", "%s stops sending after %d more packets (its sequence number cannot wrap)" % (label, headroom),
-                    rotate(pair.name, out["generation"]))
+    def generations(self, status):
+        moving = {h: s["state"] for h, s in status.items() if s["state"] in rotation.MOVING}
+        if moving:
+            self.verdict.add("degraded", "a rotation to generation %d is unfinished (%s)"
+                             % (self.target, ", ".join("%s: %s" % hs for hs in sorted(moving.items()))),
+                             "re-run rotate_keys.yml with both peers of %s in the run" % self.pair.name)
 
+    def sa(self, direction, spi, prints):
+        """One direction's SA on its sender and its receiver: present, same keys, the inventory's keys; its figures."""
+        src, dst, proto = direction
+        sender = self.pair.local.name if src in self.pair.local.addresses else self.pair.peer.name
+        receiver = self.peer_of(sender)
+        key, label = (src, dst, proto, spi), "SA %s->%s %s %s" % (src, dst, proto, _spi(spi))
+        held = {h: self.observed[h].sas.get(key) for h in (sender, receiver)}
+        missing = sorted(h for h, sa in held.items() if sa is None and h not in self.empty)
+        if missing:
+            self.verdict.add("down", "%s is missing on %s" % (label, " and ".join(missing)), limit(*missing))
+        elif None not in held.values():
+            found = {h: _held_prints(sa) for h, sa in held.items()}
+            if found[sender] != found[receiver]:
+                wrong = [h for h in (sender, receiver) if found[h] != prints] or [sender, receiver]
+                self.verdict.add("down", "keys differ for %s: %s holds %s, %s holds %s" % (
+                    label, sender, "/".join(found[sender]), receiver, "/".join(found[receiver])), limit(*wrong),
+                    "if the key set by hand may be known to someone: " + rotate(self.pair.name, self.target))
+            elif found[sender] != prints:
+                self.verdict.add("degraded", "%s holds keys the inventory does not derive on both %s and %s (set by hand, "
+                                 "or another master secret)" % (label, sender, receiver), limit(sender, receiver))
+        figures = {"src": src, "dst": dst, "proto": proto, "spi": _spi(spi), "sender": sender,
+                   "sent": self.observed[sender].delta(key, "packets"),
+                   "received": self.observed[receiver].delta(key, "packets"),
+                   "integrity_failed": self.observed[receiver].delta(key, "integrity_failed")}
+        if held[sender] is not None:
+            counters = (self.observed[sender].sas_after.get(key) or held[sender]).get("counters") or {}
+            figures.update(packets=counters.get("packets"), seq_headroom=counters.get("seq_headroom"))
+            self.headroom(label, held[sender], counters, figures)
+        self.out["sas"].append(figures)
 
-def _check_policies(verdict, view, policies, generation):
-    """The host's policies of the pair. The fix names both peers: a run adds a pair's policies only where both
-    peers are in it (a --limit to one of them leaves the pair's policies as they are)."""
-    host, fix = view.local.name, limit(view.local.name, view.peer.name)
-    for want in site.policy_entries(view, generation):
-        held = _policy_held(policies, want)
-        what = "policy %s %s->%s" % (want["dir"], want["src"], want["dst"])
-        protos = [t["proto"] for t in want["templates"]]
-        if held is None and _policy_held(policies, want, site.BYPASS_PRIORITY):
-            continue  # the management path's bypass took its place (site.with_bypasses): in clear by design, warned of
-        if held is None:
-            # transport mode's inbound policy only keeps plaintext out: the ESP still arrives without it
-            state = "degraded" if view.kind == "host" and want["dir"] == "in" else "down"
-            consequence = "its plaintext is accepted" if state == "degraded" else "its traffic is dropped or leaves in clear"
-            verdict.add(state, "%s is missing on %s: %s" % (what, host, consequence), fix)
-        elif held.get("action", "allow") != "allow" or [t["proto"] for t in held.get("templates") or ()] != protos:
-            verdict.add("down", "%s on %s does not require %s (action %s, templates %s)" % (
-                what, host, "+".join(protos), held.get("action", "allow"),
-                "+".join(t["proto"] for t in held.get("templates") or ()) or "none"), fix)
+    def headroom(self, label, sa, counters, figures):
+        """An outbound SA's sequence-number headroom, and when a rotation is due at its rate so far."""
+        headroom, packets = counters.get("seq_headroom"), counters.get("packets") or 0
+        if headroom is not None:
+            self.out["headroom"] = headroom if self.out["headroom"] is None else min(self.out["headroom"], headroom)
+        age = self.now - counters["add_time"] if counters.get("add_time") else 0
+        rate = packets / age if age > 0 and packets else 0.0
+        figures["rotation_due_in_s"] = max(0, int((self.rotate_packets - packets) / rate)) if rate else None
+        if packets >= self.rotate_packets:
+            self.verdict.add("degraded", "rotation due: %s carried %d packets under one key (limit %d)"
+                             % (label, packets, self.rotate_packets), rotate(self.pair.name, self.target))
+        if headroom is not None and headroom < SEQ_LOW and "oseq-may-wrap" not in (sa.get("flags") or ()):
+            self.verdict.add("degraded", "%s stops sending after %d more packets (its sequence number cannot wrap)"
+                             % (label, headroom), rotate(self.pair.name, self.target))
 
+    def policies(self, view, generation):
+        """One host's policies of the pair. The fix names both peers: a run adds a pair's policies only where both
+        peers are in it (a --limit to one of them leaves the pair's policies as they are)."""
+        host, fix = view.local.name, limit(view.local.name, view.peer.name)
+        policies = self.policies_of(host)
+        for want in site.policy_entries(view, generation):
+            held = _policy_held(policies, want)
+            what = "policy %s %s->%s" % (want["dir"], want["src"], want["dst"])
+            protos = [t["proto"] for t in want["templates"]]
+            if held is None and _policy_held(policies, want, site.BYPASS_PRIORITY):
+                continue  # the management path's bypass took its place (site.with_bypasses): in clear by design, warned of
+            if held is None:
+                # transport mode's inbound policy only keeps plaintext out: the ESP still arrives without it
+                state = "degraded" if view.kind == "host" and want["dir"] == "in" else "down"
+                consequence = "its plaintext is accepted" if state == "degraded" else "its traffic is dropped or leaves in clear"
+                self.verdict.add(state, "%s is missing on %s: %s" % (what, host, consequence), fix)
+                continue
+            templates = [t["proto"] for t in held.get("templates") or ()]
+            if held.get("action", "allow") != "allow" or templates != protos:
+                self.verdict.add("down", "%s on %s does not require %s (action %s, templates %s)" % (
+                    what, host, "+".join(protos), held.get("action", "allow"), "+".join(templates) or "none"), fix)
 
-def _family(address):
-    return ipaddress.ip_address(address).version
+    def probes(self):
+        """The probes of both ends across the pair, and the kernel's XFRM counters that moved meanwhile."""
+        results = [dict(p, prober=h) for h in sorted(self.observed) for p in self.observed[h].probes
+                   if p.get("name") == self.pair.name]
+        self.out["evidence"] += ["not probed: %s" % p["skipped"] for p in results if p.get("skipped")]
+        results = [p for p in results if not p.get("skipped")]
+        if not results:
+            return
+        rtts = [p["rtt_ms"] for p in results if p.get("rtt_ms") is not None]
+        self.out["probe"] = {"sent": sum(p["sent"] for p in results), "received": sum(p["received"] for p in results),
+                             "rtt_ms": round(sum(rtts) / len(rtts), 3) if rtts else None, "probes": results}
+        for host in sorted(self.observed):
+            self.out["evidence"] += ["%s: %s +%d (%s; host-wide)" % (host, k, v, XFRM_STAT_MEANING.get(k, "an XFRM error"))
+                                     for k, v in self.observed[host].stat_moves().items()]
+        for probe in results:
+            where = "%s -> %s (from %s)" % (probe.get("src") or probe["prober"], probe["dst"], probe["prober"])
+            if probe.get("error") and not probe["sent"]:
+                self.verdict.add("down", "probe %s: %s" % (where, probe["error"]), limit(probe["prober"]))
+            elif probe["received"] == 0:
+                self.verdict.add("down", "probe %s: no answer to %d echo requests" % (where, probe["sent"]))
+                self.explain(_family(probe["dst"]))
+            elif probe["received"] < probe["sent"]:
+                self.verdict.add("degraded", "probe %s: %d of %d echo requests answered"
+                                 % (where, probe["received"], probe["sent"]))
 
-
-def _check_probes(verdict, out, pair, observed, expected):
-    results = [dict(p, prober=h) for h in sorted(observed) for p in observed[h].probes if p.get("name") == pair.name]
-    out["evidence"] += ["not probed: %s" % p["skipped"] for p in results if p.get("skipped")]
-    results = [p for p in results if not p.get("skipped")]
-    if not results:
-        return
-    sent, received = sum(p["sent"] for p in results), sum(p["received"] for p in results)
-    rtts = [p["rtt_ms"] for p in results if p.get("rtt_ms") is not None]
-    out["probe"] = {"sent": sent, "received": received, "rtt_ms": round(sum(rtts) / len(rtts), 3) if rtts else None,
-                    "probes": results}
-    for host in sorted(observed):
-        moves = observed[host].stat_moves()
-        out["evidence"] += ["%s: %s +%d (%s; host-wide)" % (host, k, v, XFRM_STAT_MEANING.get(k, "an XFRM error"))
-                            for k, v in moves.items()]
-    for probe in results:
-        where = "%s -> %s (from %s)" % (probe.get("src") or probe["prober"], probe["dst"], probe["prober"])
-        if probe.get("error") and not probe["sent"]:
-            verdict.add("down", "probe %s: %s" % (where, probe["error"]), limit(probe["prober"]))
-        elif probe["received"] == 0:
-            verdict.add("down", "probe %s: no answer to %d echo requests" % (where, probe["sent"]))
-            _explain(verdict, out, pair, observed, _family(probe["dst"]))
-        elif probe["received"] < probe["sent"]:
-            verdict.add("degraded", "probe %s: %d of %d echo requests answered" % (where, probe["received"], probe["sent"]))
-
-
-def _explain(verdict, out, pair, observed, family):
-    """Where a probe's packets vanished, from the SA counters of the directions of that family."""
-    for figures in out["sas"]:
-        if _family(figures["src"]) != family or figures["sent"] is None:
-            continue
-        sender = figures["sender"]
-        receiver = pair.peer.name if sender == pair.local.name else pair.local.name
-        label = "%s %s->%s %s" % (figures["proto"], figures["src"], figures["dst"], figures["spi"])
-        if figures["sent"] == 0:
-            verdict.add("down", "%s sent nothing on SA %s during the probe: its outbound policy does not take the "
-                        "traffic, or its firewall drops it" % (sender, label), limit(sender, receiver))
-        elif figures["integrity_failed"]:
-            verdict.add("down", "%s's SA %s failed %d integrity checks during the probe: the keys differ"
-                        % (receiver, label, figures["integrity_failed"]), limit(sender, receiver))
-        elif figures["received"] == 0:
-            moves = observed[receiver].stat_moves()
-            if moves:
-                verdict.add("down", "%s sent %d packets on SA %s, %s's SA received none; %s's kernel counted %s"
-                            % (sender, figures["sent"], label, receiver, receiver,
-                               ", ".join("%s +%d" % kv for kv in moves.items())), limit(receiver))
-            else:
-                verdict.add("down", "ESP from %s does not reach %s: %s sent %d packets on SA %s, %s's SA received "
-                            "none and its kernel counted no XFRM error (dropped on the way or by a firewall before "
-                            "decryption)" % (sender, receiver, sender, figures["sent"], label, receiver),
-                            "check the firewalls on the path and on %s (nft list ruleset): ESP (IP protocol 50) from %s "
-                            "must pass; the ipsec_firewall role's table accepts it (%s)" % (receiver, sender, limit(receiver)))
+    def explain(self, family):
+        """Where an unanswered probe's packets vanished, from the SA counters of the directions of its family."""
+        for figures in self.out["sas"]:
+            if _family(figures["src"]) != family or figures["sent"] is None:
+                continue
+            sender = figures["sender"]
+            receiver = self.peer_of(sender)
+            label = "%s %s->%s %s" % (figures["proto"], figures["src"], figures["dst"], figures["spi"])
+            if figures["sent"] == 0:
+                self.verdict.add("down", "%s sent nothing on SA %s during the probe: its outbound policy does not take "
+                                 "the traffic, or its firewall drops it" % (sender, label), limit(sender, receiver))
+            elif figures["integrity_failed"]:
+                self.verdict.add("down", "%s's SA %s failed %d integrity checks during the probe: the keys differ"
+                                 % (receiver, label, figures["integrity_failed"]), limit(sender, receiver))
+            elif figures["received"] == 0:
+                moves = self.observed[receiver].stat_moves()
+                if moves:
+                    self.verdict.add("down", "%s sent %d packets on SA %s, %s's SA received none; %s's kernel counted %s"
+                                     % (sender, figures["sent"], label, receiver, receiver,
+                                        ", ".join("%s +%d" % kv for kv in moves.items())), limit(receiver))
+                else:
+                    self.verdict.add(
+                        "down", "ESP from %s does not reach %s: %s sent %d packets on SA %s, %s's SA received none and its "
+                        "kernel counted no XFRM error (dropped on the way or by a firewall before decryption)"
+                        % (sender, receiver, sender, figures["sent"], label, receiver),
+                        "check the firewalls on the path and on %s (nft list ruleset): ESP (IP protocol 50) from %s must "
+                        "pass; the ipsec_firewall role's table accepts it (%s)" % (receiver, sender, limit(receiver)))
 
 
 def report_lines(pairs):
