@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import tempfile
 
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.health import in_words
+
 STATE_COLOURS = {"up": "#2ca02c", "degraded": "#ff7f0e", "down": "#d62728", "unknown": "#7f7f7f"}
 STATES_WORST_FIRST = ("down", "degraded", "unknown", "up")
 # cluster frames, subnets and gateway-subnet edges: lighter than the "unknown" grey, never read as a state
@@ -68,7 +70,10 @@ def _probe(pair):
 
 
 def _headroom(pair):
-    return "unknown" if pair["headroom"] is None else "{:,}".format(pair["headroom"])
+    if pair["headroom"] is None:
+        return "unknown"
+    due = pair.get("rotation_due_in_s")
+    return "{:,}".format(pair["headroom"]) + ("" if due is None else " (rotation due %s)" % in_words(due))
 
 
 def _figures(pair):

@@ -7,6 +7,7 @@ counters and the kernel's XFRM counters move as Linux's would.
 
 import ipaddress
 import re
+import time
 
 import pytest
 
@@ -74,8 +75,9 @@ class Network:
 
 
 def _count(sa, counter):
-    sa.counters = dict({"packets": 0, "integrity_failed": 0, "add_time": 1_000_000, "oseq": 0,
-                        "seq_headroom": C.SEQ_SPACE - 1}, **(sa.counters or {}))
+    sa.counters = dict({"packets": 0, "integrity_failed": 0, "oseq": 0, "seq_headroom": C.SEQ_SPACE - 1},
+                       **(sa.counters or {}))
+    sa.counters["add_time"] = sa.counters.get("add_time") or int(time.time()) - 3600  # added an hour ago
     sa.counters[counter] += 1
     if counter == "packets":
         sa.counters.update(oseq=sa.counters["oseq"] + 1, seq_headroom=sa.counters["seq_headroom"] - 1)
@@ -115,7 +117,11 @@ def test_a_healthy_mesh_has_every_pair_up_with_its_probe_answered_both_ways(mesh
         assert entry["reasons"] == [] and entry["fixes"] == [] and entry["in_force"] == {h: 0 for h in entry["hosts"]}
         assert all(sa["sent"] == sa["received"] == 6 for sa in entry["sas"]), entry["sas"]
         assert entry["headroom"] == C.SEQ_SPACE - 1 - 6
-    assert report["lines"] == ["h1~h2 up", "h1~h3 up", "h2~h3 up"]
+    # 6 packets in the hour since the SAs were added: a rotation due after 2^32 packets is 2^32 / 6 hours away
+    for name, line in zip(("h1~h2", "h1~h3", "h2~h3"), report["lines"]):
+        days = re.fullmatch(r"%s up \(probe 6/6 answered, 1\.0 ms; seq headroom 4,294,967,289 packets; rotation due in "
+                            r"(\d+) days at the current rate\)" % name, line)
+        assert days and abs(int(days.group(1)) - (C.SEQ_SPACE - 6) / 6 / 24) < 30, line
 
 
 def test_an_sa_deleted_on_one_side_names_that_pair_that_sa_and_the_host_to_rerun(mesh):

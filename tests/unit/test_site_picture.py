@@ -184,3 +184,11 @@ def test_without_dot_render_says_how_to_install_it_and_writes_nothing(tmp_path, 
     with pytest.raises(PictureError, match=r"graphviz's dot is not installed on the controller: apt-get install graphviz"):
         render(site_report(), str(tmp_path))
     assert os.listdir(tmp_path) == []
+
+
+def test_the_headroom_says_when_a_rotation_is_due(tmp_path):
+    report = site_report()
+    report["pairs"]["gw1~gw2"]["rotation_due_in_s"] = 49 * 86400 + 5
+    page = rendered(report, tmp_path)[0]
+    tooltip = by_id(page, edge_id("gw1~gw2")).find(".//svg:a", NS).get(XLINK_TITLE)
+    assert "seq headroom: 4,294,967,000 (rotation due in 49 days)" in tooltip.splitlines()

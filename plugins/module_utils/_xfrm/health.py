@@ -154,7 +154,7 @@ class PairCheck:
         self.target = keys.generation_of(generation)(pair.name)
         self.verdict = Verdict()
         self.out = {"kind": pair.kind, "hosts": sorted((a, b)), "generation": self.target, "in_force": {}, "probe": None,
-                    "headroom": None, "sas": [], "evidence": []}
+                    "headroom": None, "rotation_due_in_s": None, "sas": [], "evidence": []}
         self.empty = ()  # hosts that hold nothing of the pair (one reason for them, not one per entry)
 
     def peer_of(self, host):
@@ -247,7 +247,10 @@ class PairCheck:
             self.out["headroom"] = headroom if self.out["headroom"] is None else min(self.out["headroom"], headroom)
         age = self.now - counters["add_time"] if counters.get("add_time") else 0
         rate = packets / age if age > 0 and packets else 0.0
-        figures["rotation_due_in_s"] = max(0, int((self.rotate_packets - packets) / rate)) if rate else None
+        figures["rotation_due_in_s"] = due = max(0, int((self.rotate_packets - packets) / rate)) if rate else None
+        if due is not None:
+            self.out["rotation_due_in_s"] = min(due, self.out["rotation_due_in_s"] if self.out["rotation_due_in_s"] is not None
+                                                else due)
         if packets >= self.rotate_packets:
             self.verdict.add("degraded", "rotation due: %s carried %d packets under one key (limit %d)"
                              % (label, packets, self.rotate_packets), rotate(self.pair.name, self.target))
@@ -331,8 +334,32 @@ class PairCheck:
                         "pass; the ipsec_firewall role's table accepts it (%s)" % (receiver, sender, limit(receiver)))
 
 
+def in_words(seconds):
+    """A delay as people say it: "in 3 h", "in 49 days", "now"."""
+    if seconds <= 0:
+        return "now"
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return "in %d %s" % (seconds // size, unit)
+    return "in %d s" % seconds
+
+
+def figures_line(entry):
+    """A pair's figures in words: probe, smallest sequence-number headroom, when a rotation is due."""
+    out = []
+    probe = entry.get("probe")
+    if probe:
+        out.append("probe %d/%d answered%s" % (probe["received"], probe["sent"],
+                                               ", %.1f ms" % probe["rtt_ms"] if probe["rtt_ms"] is not None else ""))
+    if entry.get("headroom") is not None:
+        out.append("seq headroom {:,} packets".format(entry["headroom"]))
+    if entry.get("rotation_due_in_s") is not None:
+        out.append("rotation due %s at the current rate" % in_words(entry["rotation_due_in_s"]))
+    return "; ".join(out)
+
+
 def report_lines(pairs):
-    """One line per pair, worst first: "gw1~gw2 down: reason; reason -> fix; fix"."""
+    """One line per pair, worst first: "gw1~gw2 down: reason; reason -> fix: fix; fix (figures)"."""
     lines = []
     for name, entry in sorted(pairs.items(), key=lambda kv: (STATES.index(kv[1]["state"]), kv[0])):
         line = "%s %s" % (name, entry["state"])
@@ -340,6 +367,8 @@ def report_lines(pairs):
             line += ": " + "; ".join(entry["reasons"])
         if entry["fixes"]:
             line += " -> fix: " + "; ".join(entry["fixes"])
+        if figures_line(entry):
+            line += " (%s)" % figures_line(entry)
         lines.append(line)
     return lines
 
@@ -366,6 +395,9 @@ def metrics(pairs, host, checked_at):
                                  "sequence number wraps")):
         family(metric, "gauge", text, [((("pair", n), ("src", sa["src"]), ("dst", sa["dst"]), ("proto", sa["proto"]),
                                          ("spi", sa["spi"])), sa[field]) for n, sa in sas if sa.get(field) is not None])
+    family("xfrm_ipsec_pair_rotation_due_seconds", "gauge", "Seconds until a rotation is due at the current rate "
+           "(the pair's busiest SA)", [((("pair", n),), e["rotation_due_in_s"]) for n, e in mine.items()
+                                       if e.get("rotation_due_in_s") is not None])
     family("xfrm_ipsec_check_timestamp_seconds", "gauge", "When the last check ran (Unix time)", [((), checked_at)])
     return "\n".join(lines) + "\n"
 
