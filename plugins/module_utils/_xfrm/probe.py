@@ -4,10 +4,10 @@
 counters (/proc/net/xfrm_stat) and the host's addresses. The caller enters the network namespace first
 (netns_entered); nothing here changes any state.
 
-A probe is `count` echo requests from `src` (bound: a gateway's probe must leave from its address inside
-its subnets, or no tunnel policy takes it) to `dst`, `interval` seconds apart, every probe of a run in
-flight together, then `timeout` seconds for the last replies: a run takes count * interval + timeout
-at most, however many peers answer or not.
+A probe is `count` echo requests from `src` (a gateway's probe must leave from its address inside its
+subnets, or no tunnel policy takes it) to `dst`, `interval` seconds apart, every probe of a run in flight
+together, then `timeout` seconds for the last replies: a run takes count * interval + timeout at most,
+however many peers answer or not.
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ XFRM_STAT = "/proc/self/net/xfrm_stat"  # the network namespace of the reading t
 ECHO = {4: (8, 0), 6: (128, 129)}  # family -> (echo request type, echo reply type)
 HEADER = struct.Struct("!BBHHH")  # type, code, checksum, identifier, sequence
 STAMP = struct.Struct("!d")
+MAX_PROBES = 1 << 16  # echo identifiers are 16 bits
+SO_RCVBUFFORCE = 33  # (Linux) SO_RCVBUF beyond rmem_max, for root
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # (Linux) Python 3.11 does not name it
+RECEIVE_BUFFER = 4 << 20  # every reply of a run may wait in the socket while requests go out
 
 
 @contextlib.contextmanager
@@ -77,62 +81,14 @@ def _checksum(data):
 
 
 class _Probe:
-    """One probe's socket and figures."""
+    """One probe's figures."""
 
-    def __init__(self, index, spec, count):
-        self.spec = spec
+    def __init__(self, ident, spec):
+        self.spec, self.ident = spec, ident
         self.family = ipaddress.ip_address(spec["dst"]).version
-        self.ident = (os.getpid() * 31 + index) & 0xFFFF
-        self.count = count
         self.sent, self.rtts, self.error = 0, [], None
-        self.sock = None
-        try:
-            if self.family == 4:
-                self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-            else:
-                self.sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
-            self.sock.setblocking(False)
-            if spec.get("src"):
-                self.sock.bind((spec["src"], 0))
-        except OSError as exc:
-            where = " from %s" % spec["src"] if spec.get("src") else ""
-            self.fail("cannot open the probe's socket%s: %s" % (where, exc.strerror or exc))
-
-    def fail(self, message):
-        self.error = self.error or message
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-
-    def send(self, seq):
-        if self.sock is None:
-            return
-        body = STAMP.pack(time.monotonic()) + b"xfrm.ipsec probe"
-        kind = ECHO[self.family][0]
-        checksum = _checksum(HEADER.pack(kind, 0, 0, self.ident, seq) + body) if self.family == 4 else 0
-        try:  # ICMPv6: the kernel fills in the checksum of a raw ICMPv6 socket
-            self.sock.sendto(HEADER.pack(kind, 0, checksum, self.ident, seq) + body, (self.spec["dst"], 0))
-            self.sent += 1
-        except OSError as exc:
-            # EPERM: a firewall's output rule (the leak guard drops plaintext toward a protected peer)
-            self.fail("sending to %s: %s" % (self.spec["dst"], exc.strerror or exc))
-
-    def receive(self):
-        try:
-            data, sender = self.sock.recvfrom(4096)
-        except BlockingIOError:
-            return
-        if self.family == 4:
-            data = data[(data[0] & 0x0F) * 4:]  # a raw IPv4 socket reads the IP header too
-        if len(data) < HEADER.size + STAMP.size or ipaddress.ip_address(sender[0]) != ipaddress.ip_address(self.spec["dst"]):
-            return
-        kind, _code, _sum, ident, _seq = HEADER.unpack_from(data)
-        if kind == ECHO[self.family][1] and ident == self.ident:
-            self.rtts.append((time.monotonic() - STAMP.unpack_from(data, HEADER.size)[0]) * 1000)
 
     def result(self):
-        if self.sock is not None:
-            self.sock.close()
         received = min(len(self.rtts), self.sent)
         out = dict(self.spec, sent=self.sent, received=received,
                    rtt_ms=round(sum(self.rtts) / len(self.rtts), 3) if self.rtts else None)
@@ -141,29 +97,99 @@ class _Probe:
         return out
 
 
+class _Sockets:
+    """One raw ICMP socket per family for every probe of a run: each packet's source address is set with
+    IP_PKTINFO / IPV6_PKTINFO (the route and the IPsec policy lookups see it as if the socket were bound to it), and
+    the replies are told apart by their echo identifier. (A socket per probe would get a copy of every ICMP packet
+    the host receives: a host probing hundreds of peers would overflow their buffers.)"""
+
+    def __init__(self):
+        self.socks = {}
+
+    def get(self, family):
+        if family not in self.socks:
+            sock = socket.socket(*((socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) if family == 4 else
+                                   (socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)))
+            sock.setblocking(False)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+            except OSError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            self.socks[family] = sock
+        return self.socks[family]
+
+    def send(self, run, seq):
+        body = STAMP.pack(time.monotonic()) + b"xfrm.ipsec probe"
+        kind = ECHO[run.family][0]
+        checksum = _checksum(HEADER.pack(kind, 0, 0, run.ident, seq) + body) if run.family == 4 else 0
+        ancillary = []
+        if run.spec.get("src"):  # struct in_pktinfo {ifindex, spec_dst, addr}; struct in6_pktinfo {addr, ifindex}
+            source = ipaddress.ip_address(run.spec["src"]).packed
+            ancillary = [(socket.IPPROTO_IP, IP_PKTINFO, struct.pack("=i4s4s", 0, source, bytes(4)))
+                         if run.family == 4 else (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, source + struct.pack("=i", 0))]
+        try:  # ICMPv6: the kernel fills in the checksum of a raw ICMPv6 socket
+            self.get(run.family).sendmsg([HEADER.pack(kind, 0, checksum, run.ident, seq) + body], ancillary,
+                                         0, (run.spec["dst"], 0))
+            run.sent += 1
+        except OSError as exc:
+            # EPERM: a firewall's output rule (the leak guard drops plaintext toward a protected peer); EINVAL or
+            # EADDRNOTAVAIL: the source is not one of the host's addresses
+            run.error = run.error or "sending %sto %s: %s" % ("from %s " % run.spec["src"] if run.spec.get("src") else "",
+                                                               run.spec["dst"], exc.strerror or exc)
+
+    def receive(self, family, runs):
+        """Read what one socket holds; a reply goes to the probe of its identifier and sender."""
+        while True:
+            try:
+                data, sender = self.socks[family].recvfrom(4096)
+            except BlockingIOError:
+                return
+            if family == 4:
+                data = data[(data[0] & 0x0F) * 4:]  # a raw IPv4 socket reads the IP header too
+            if len(data) < HEADER.size + STAMP.size:
+                continue
+            kind, _code, _sum, ident, _seq = HEADER.unpack_from(data)
+            run = runs.get(ident)
+            if kind == ECHO[family][1] and run is not None and run.family == family \
+                    and ipaddress.ip_address(sender[0]) == ipaddress.ip_address(run.spec["dst"]):
+                run.rtts.append((time.monotonic() - STAMP.unpack_from(data, HEADER.size)[0]) * 1000)
+
+    def close(self):
+        for sock in self.socks.values():
+            sock.close()
+
+
 def echo(probes, count=3, interval=0.2, timeout=2.0):
     """Send every probe's echo requests together and collect the replies; [probe + sent, received, rtt_ms, error]."""
-    runs = [_Probe(index, spec, count) for index, spec in enumerate(probes)]
-    deadline = None
-    for seq in range(1, count + 1):
-        for run in runs:
-            run.send(seq)
-        _wait(runs, time.monotonic() + (interval if seq < count else 0))
+    base = (os.getpid() * 31) & 0xFFFF
+    runs = [_Probe((base + index) & 0xFFFF, spec) for index, spec in enumerate(probes[:MAX_PROBES])]
+    by_ident = {run.ident: run for run in runs}
+    sockets = _Sockets()
+    try:
+        for seq in range(1, count + 1):
+            for run in runs:
+                if run.error is None:
+                    sockets.send(run, seq)
+            _wait(sockets, by_ident, time.monotonic() + (interval if seq < count else 0))
         deadline = time.monotonic() + timeout
-    while deadline is not None and time.monotonic() < deadline and any(r.sock and len(r.rtts) < r.sent for r in runs):
-        _wait(runs, min(deadline, time.monotonic() + 0.05))
+        while time.monotonic() < deadline and any(len(r.rtts) < r.sent for r in runs):
+            _wait(sockets, by_ident, min(deadline, time.monotonic() + 0.05))
+    except OSError as exc:  # no raw socket at all (not root)
+        raise OSError("cannot open a raw ICMP socket: %s" % (exc.strerror or exc)) from None
+    finally:
+        sockets.close()
     return [run.result() for run in runs]
 
 
-def _wait(runs, until):
+def _wait(sockets, runs, until):
     """Read replies until `until` (monotonic)."""
     while True:
-        socks = {run.sock: run for run in runs if run.sock is not None}
         left = until - time.monotonic()
-        if not socks or left <= 0:
+        if not sockets.socks or left <= 0:
             if left > 0:
                 time.sleep(left)
             return
-        ready, _w, _x = select.select(list(socks), [], [], left)
-        for sock in ready:
-            socks[sock].receive()
+        ready, _w, _x = select.select(list(sockets.socks.values()), [], [], left)
+        for family, sock in list(sockets.socks.items()):
+            if sock in ready:
+                sockets.receive(family, runs)
