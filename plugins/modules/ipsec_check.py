@@ -125,7 +125,8 @@ report:
       subnets, and whether it was in the run) and C(pairs), per pair name -> C(kind), C(hosts), C(state), C(reasons),
       C(fixes), C(generation) (the inventory's), C(in_force) (per host, the generation it sends with), C(probe)
       (C(sent), C(received), C(rtt_ms) of both ways, and each probe), C(headroom) (the smallest sequence-number headroom of
-      its SAs), C(rotation_due_in_s) (seconds until a rotation is due at the busiest SA's rate so far), C(sas) (per direction C(spi), the sender's C(packets) and C(seq_headroom), what the probe moved,
+      its SAs), C(rotation_due_in_s) (seconds until a rotation is due at the busiest SA's rate so far), C(sas) (per
+      direction C(spi), the sender's C(packets) and C(seq_headroom), what the probe moved,
       C(sent), C(received), C(integrity_failed), and C(rotation_due_in_s) at the current rate) and C(evidence) (the
       kernel's XFRM error counters that moved during the probe, host-wide).
   returned: stage report

@@ -134,8 +134,8 @@ class _Sockets:
         except OSError as exc:
             # EPERM: a firewall's output rule (the leak guard drops plaintext toward a protected peer); EINVAL or
             # EADDRNOTAVAIL: the source is not one of the host's addresses
-            run.error = run.error or "sending %sto %s: %s" % ("from %s " % run.spec["src"] if run.spec.get("src") else "",
-                                                               run.spec["dst"], exc.strerror or exc)
+            source = "from %s " % run.spec["src"] if run.spec.get("src") else ""
+            run.error = run.error or "sending %sto %s: %s" % (source, run.spec["dst"], exc.strerror or exc)
 
     def receive(self, family, runs):
         """Read what one socket holds; a reply goes to the probe of its identifier and sender."""
