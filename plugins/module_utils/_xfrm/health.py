@@ -55,10 +55,6 @@ def _family(address):
     return ipaddress.ip_address(address).version
 
 
-def _addr(text):
-    return str(ipaddress.ip_address(str(text).split("/", maxsplit=1)[0]))
-
-
 def _spi(value):
     return "0x%08x" % value
 
@@ -77,8 +73,8 @@ class Observation:
 
     def __init__(self, before, after=None, probes=(), error=None):
         self.before, self.after, self.probes, self.error = before or {}, after or {}, list(probes or ()), error
-        self.sas = {(_addr(sa["src"]), _addr(sa["dst"]), sa["proto"], sa["spi"]): sa for sa in self.before.get("sas", ())}
-        self.sas_after = {(_addr(sa["src"]), _addr(sa["dst"]), sa["proto"], sa["spi"]): sa
+        self.sas = {(rotation.address(sa["src"]), rotation.address(sa["dst"]), sa["proto"], sa["spi"]): sa for sa in self.before.get("sas", ())}
+        self.sas_after = {(rotation.address(sa["src"]), rotation.address(sa["dst"]), sa["proto"], sa["spi"]): sa
                           for sa in self.after.get("sas", ())}
 
     def delta(self, key, counter):

@@ -23,7 +23,8 @@ from . import keys, site
 MOVING = frozenset(("due", "adding", "switched"))
 
 
-def _address(text):
+def address(text):
+    """The address of an address or a one-address prefix as the kernel's dumps show them ("192.0.2.1/32")."""
     return str(ipaddress.ip_address(str(text).split("/", maxsplit=1)[0]))
 
 
@@ -37,7 +38,7 @@ def _outbound_reqids(policies):
             peer = template.get("dst") or policy.get("dst")
             if peer in (None, "any"):
                 continue
-            out.setdefault((_address(peer), template["proto"]), set()).add(template.get("reqid") or 0)
+            out.setdefault((address(peer), template["proto"]), set()).add(template.get("reqid") or 0)
     return out
 
 
@@ -53,7 +54,7 @@ def pair_status(deriver, pairs, generation, collisions, sas, policies):
     held = {}  # (src, dst, proto) -> SPIs of managed SAs in the kernel
     for sa in sas:
         if sa.get("managed", True) and sa["proto"] in site.PROTOCOLS:
-            held.setdefault((_address(sa["src"]), _address(sa["dst"]), sa["proto"]), set()).add(sa["spi"])
+            held.setdefault((address(sa["src"]), address(sa["dst"]), sa["proto"]), set()).add(sa["spi"])
     required = _outbound_reqids(policies)
     report = {}
     for pair in pairs:
