@@ -72,13 +72,13 @@ def read_text(path):
 
 
 def write_private(path, text, mode=0o600):
-    """text into path: mode set from the first byte (never readable by others, not even briefly), then renamed over
-    the old file in one step."""
+    """text (str, or bytes) into path: mode set from the first byte (with the default 0600, never readable by others,
+    not even briefly), then renamed over the old file in one step."""
     directory, base = os.path.split(os.path.abspath(path))
     tmp = os.path.join(directory, ".%s.%d.tmp" % (base, os.getpid()))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "wb") if isinstance(text, bytes) else os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -14,12 +14,11 @@ import html
 import os
 import shutil
 import subprocess
-import tempfile
 
-from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.health import in_words
+from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_system import write_private
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.health import STATES, in_words, worst_first
 
 STATE_COLOURS = {"up": "#2ca02c", "degraded": "#ff7f0e", "down": "#d62728", "unknown": "#7f7f7f"}
-STATES_WORST_FIRST = ("down", "degraded", "unknown", "up")
 # cluster frames, subnets and gateway-subnet edges: lighter than the "unknown" grey, never read as a state
 FRAME = "#c8c8c8"
 REASON_CHARS = 40  # of the first reason, beside an edge (the tooltip and the table have them all)
@@ -196,25 +195,12 @@ def _row(name, pair):
 
 def _page(report, svg):
     summary = report["summary"]
-    title = "IPsec site check: " + ", ".join("%d %s" % (summary.get(s, 0), s) for s in STATES_WORST_FIRST)
+    title = "IPsec site check: " + ", ".join("%d %s" % (summary.get(s, 0), s) for s in STATES)
     legend = "".join('<li><span class="swatch" style="background: %s"></span>%s</li>' % (STATE_COLOURS[s], s)
-                     for s in STATES_WORST_FIRST)
-    pairs = sorted(report["pairs"].items(), key=lambda item: (STATES_WORST_FIRST.index(item[1]["state"]), item[0]))
+                     for s in STATES)
     return PAGE.format(title=html.escape(title), checked_at=html.escape(str(report["checked_at"])), legend=legend,
-                       svg=svg[svg.index("<svg"):], frame=FRAME, rows="\n".join(_row(n, p) for n, p in pairs))
-
-
-def _write(path, data):
-    """path holding data, replaced at once, mode 0644: the picture holds no secret."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix="." + os.path.basename(path) + ".")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+                       svg=svg[svg.index("<svg"):], frame=FRAME,
+                       rows="\n".join(_row(n, p) for n, p in worst_first(report["pairs"])))
 
 
 def render(report, directory, basename="check_vpn"):
@@ -223,6 +209,6 @@ def render(report, directory, basename="check_vpn"):
     source = dot_source(report)
     svg = _dot(source, "svg").decode("utf-8")
     paths = {"html": os.path.join(directory, basename + ".html"), "png": os.path.join(directory, basename + ".png")}
-    _write(paths["png"], _dot(source, "png"))
-    _write(paths["html"], _page(report, svg).encode("utf-8"))
+    write_private(paths["png"], _dot(source, "png"), mode=0o644)  # replaced at once; the picture holds no secret
+    write_private(paths["html"], _page(report, svg), mode=0o644)
     return paths

@@ -354,10 +354,15 @@ def figures_line(entry):
     return "; ".join(out)
 
 
+def worst_first(pairs):
+    """[(name, verdict)] of pairs, down first, then degraded, unknown, up; by name within a state."""
+    return sorted(pairs.items(), key=lambda kv: (STATES.index(kv[1]["state"]), kv[0]))
+
+
 def report_lines(pairs):
     """One line per pair, worst first: "gw1~gw2 down: reason; reason -> fix: fix; fix (figures)"."""
     lines = []
-    for name, entry in sorted(pairs.items(), key=lambda kv: (STATES.index(kv[1]["state"]), kv[0])):
+    for name, entry in worst_first(pairs):
         line = "%s %s" % (name, entry["state"])
         if entry["reasons"]:
             line += ": " + "; ".join(entry["reasons"])
