@@ -30,7 +30,7 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import validate a
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.plan import plan_diff, plan_report
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.render import describe, entry_dict, fingerprint, superseded_dict
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.tables import POLICY, SA, TABLES
-from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import Transport, XfrmError
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import Transport, XfrmError, netns_entered
 
 
 LONG_WORD = re.compile(r"\S{100,}")
@@ -321,7 +321,7 @@ def probe(module):
             result["sas"] = [SA.to_dict(sa) for sa in read(module, transport, SA)]
             result["policies"] = [POLICY.to_dict(p) for p in read(module, transport, POLICY)]
     try:
-        with xprobe.netns_entered(_netns(module)):
+        with netns_entered(_netns(module)):
             if params["snapshot"]:
                 result.update(xfrm_stat=xprobe.xfrm_stat(), addresses=xprobe.addresses(), time=int(time.time()))
             if params["probes"]:
@@ -329,7 +329,7 @@ def probe(module):
                 result["probes"] = xprobe.echo(specs, params["count"], params["interval"], params["timeout"])
     except ImportError:
         module.fail_json(msg=missing_required_lib("pyroute2"), exception=traceback.format_exc())
-    except OSError as exc:
+    except (OSError, XfrmError) as exc:
         module.fail_json(msg="cannot probe: %s" % exc)
     module.exit_json(**result)
 

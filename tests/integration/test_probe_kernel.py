@@ -11,6 +11,7 @@ import time
 import pytest
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import probe
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.transport import netns_entered
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="raw ICMP sockets need root")
 
@@ -43,7 +44,7 @@ def silent_peer():
 
 def test_a_probe_toward_a_peer_that_never_answers_ends_after_its_timeout(silent_peer):
     started = time.monotonic()
-    with probe.netns_entered(silent_peer):
+    with netns_entered(silent_peer):
         (result,) = probe.echo([{"dst": "192.0.2.2", "src": "192.0.2.1"}], count=2, interval=0.05, timeout=0.5)
     assert time.monotonic() - started < 2 and (result["sent"], result["received"]) == (2, 0), result
 
@@ -73,7 +74,15 @@ def test_each_packet_leaves_from_the_probe_source_the_peer_sees_it_so(silent_pee
                     "ip -n %s route add 198.51.100.1/32 via 192.0.2.1" % there,
                     "ip -n %s xfrm policy add src 192.0.2.1/32 dst 192.0.2.2/32 dir in action block" % there):
         subprocess.run(command, shell=True, check=True, capture_output=True)
-    with probe.netns_entered(silent_peer):
+    with netns_entered(silent_peer):
         results = probe.echo([{"dst": "192.0.2.2", "src": "198.51.100.1"}, {"dst": "192.0.2.2", "src": "192.0.2.1"}],
                              count=2, interval=0.05, timeout=0.5)
     assert [(r["src"], r["received"]) for r in results] == [("198.51.100.1", 2), ("192.0.2.1", 0)], results
+
+
+def test_no_raw_socket_at_all_fails_the_run_instead_of_blaming_each_probe(monkeypatch):
+    def refused(*_args, **_kwargs):
+        raise PermissionError(1, "Operation not permitted")  # what a user without CAP_NET_RAW gets
+    monkeypatch.setattr(probe.socket, "socket", refused)
+    with pytest.raises(OSError, match="^cannot open a raw ICMP socket: Operation not permitted$"):
+        probe.echo([{"dst": "127.0.0.1"}], count=1, interval=0.01, timeout=0.1)

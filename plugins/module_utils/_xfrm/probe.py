@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the health check measures on one host: bounded ICMP echo probes toward its peers, the kernel's XFRM
 counters (/proc/net/xfrm_stat) and the host's addresses. The caller enters the network namespace first
-(netns_entered); nothing here changes any state.
+(transport.netns_entered); nothing here changes any state.
 
 A probe is `count` echo requests from `src` (a gateway's probe must leave from its address inside its
 subnets, or no tunnel policy takes it) to `dst`, `interval` seconds apart, every probe of a run in flight
@@ -12,7 +12,6 @@ however many peers answer or not.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import os
 import select
@@ -28,22 +27,6 @@ MAX_PROBES = 1 << 16  # echo identifiers are 16 bits
 SO_RCVBUFFORCE = 33  # (Linux) SO_RCVBUF beyond rmem_max, for root
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # (Linux) Python 3.11 does not name it
 RECEIVE_BUFFER = 4 << 20  # every reply of a run may wait in the socket while requests go out
-
-
-@contextlib.contextmanager
-def netns_entered(netns):
-    """Run the block inside the named network namespace (sockets opened there stay there), or the current one."""
-    if netns is None:
-        yield
-        return
-    from pyroute2 import netns as ns  # pylint: disable=import-outside-toplevel
-    if netns not in ns.listnetns():
-        raise OSError("netns: network namespace %s does not exist" % netns)
-    ns.pushns(netns)
-    try:
-        yield
-    finally:
-        ns.popns()
 
 
 def xfrm_stat(path=XFRM_STAT):
@@ -127,9 +110,9 @@ class _Sockets:
             source = ipaddress.ip_address(run.spec["src"]).packed
             ancillary = [(socket.IPPROTO_IP, IP_PKTINFO, struct.pack("=i4s4s", 0, source, bytes(4)))
                          if run.family == 4 else (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, source + struct.pack("=i", 0))]
+        sock = self.get(run.family)  # no raw socket at all (not root): echo() fails, it is no probe's fault
         try:  # ICMPv6: the kernel fills in the checksum of a raw ICMPv6 socket
-            self.get(run.family).sendmsg([HEADER.pack(kind, 0, checksum, run.ident, seq) + body], ancillary,
-                                         0, (run.spec["dst"], 0))
+            sock.sendmsg([HEADER.pack(kind, 0, checksum, run.ident, seq) + body], ancillary, 0, (run.spec["dst"], 0))
             run.sent += 1
         except OSError as exc:
             # EPERM: a firewall's output rule (the leak guard drops plaintext toward a protected peer); EINVAL or

@@ -10,6 +10,7 @@ pyroute2 0.7's nor 0.9's (asyncio) socket classes offer in one shape.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -53,23 +54,31 @@ def _import_netns():
     return netns
 
 
+@contextlib.contextmanager
+def netns_entered(netns):
+    """The block runs inside the named network namespace (sockets opened there stay there, /proc/self/net is its);
+    None: the current one. "" names no namespace: it is not the host's own."""
+    if netns is None:
+        yield
+        return
+    ns = _import_netns()
+    if netns not in ns.listnetns():
+        # pyroute2 0.9 would create a missing namespace: a typo must not make a new empty one
+        raise XfrmError(errno.ENOENT, "netns: network namespace %s does not exist" % shown(netns))
+    ns.pushns(netns)
+    try:
+        yield
+    finally:
+        ns.popns()
+
+
 class Transport:
     """A NETLINK_XFRM socket, optionally inside a named network namespace."""
 
     def __init__(self, netns=None):
         self.netns = netns
         self._seq = 0
-        if netns is not None:  # "" names no namespace: it is not the host's own
-            ns = _import_netns()
-            if netns not in ns.listnetns():
-                # pyroute2 0.9 would create a missing namespace: a typo must not make a new empty one
-                raise XfrmError(errno.ENOENT, "netns: network namespace %s does not exist" % shown(netns))
-            ns.pushns(netns)
-            try:
-                self.sock = self._open()
-            finally:
-                ns.popns()
-        else:
+        with netns_entered(netns):
             self.sock = self._open()
         self._buf = bytearray(RECV_SIZE)
 
