@@ -20,7 +20,7 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.gc_pause import p
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.validate import ValidationError, validate_policies, validate_sas
 from ansible_collections.xfrm.ipsec.plugins.plugin_utils.site_inventory import Inventory, master_deriver
 
-STAGES = ("scan", "sas", "policies", "retire", "status", "plan")
+STAGES = ("scan", "sas", "policies", "routes", "retire", "status", "plan")
 READY_FACT = "__ipsec_site_sas_ready"
 SUPERSEDED_FACT = "__ipsec_site_superseded"  # the sas stage kept these SAs: the previous generation of its directions
 SWITCHED_FACT = "__ipsec_site_switched"  # the policies stage left the outbound policies toward these peers on target
@@ -90,7 +90,7 @@ def _add_warnings(result, warnings):
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("stage", "master_secret", "generation", "spi_collisions", "management", "phase", "netns",
-                             "require_peers"))
+                             "require_peers", "link_mtu"))
 
     def run(self, tmp=None, task_vars=None):
         super().run(tmp, task_vars)
@@ -121,6 +121,8 @@ class ActionModule(ActionBase):
                 collisions = {tuple(c[:4]): c[4] for c in args.get("spi_collisions") or ()}
                 if stage == "retire":
                     return self._retire(task_vars, pairs, netns)
+                if stage == "routes":
+                    return self._routes(task_vars, pairs, netns)
                 if stage == "status":
                     return self._status(task_vars, deriver, pairs, generation, collisions, netns)
                 ready = None if stage in ("sas", "plan") or args.get("phase") == "policies" else self._ready(task_vars, pairs)
@@ -155,12 +157,17 @@ class ActionModule(ActionBase):
             policies, left_out = site.with_bypasses(plan["policies"] + plan["deferred_policies"], management)
             guarded = policies
             switched = [p.peer.name for p in pairs]
+            routed = pairs
         else:
             policies, guarded = plan["policies"], list(plan["policies"])
+            held_if_ids = set()
             if plan["deferred"]:
                 kept = self._kept(plan["deferred_policies"], netns, task_vars)
                 policies += kept
                 guarded += site.established_entries(pairs, plan["deferred"], kept)
+                held_if_ids = {p.get("if_id") for p in kept}
+            # the routes the firewall guards: the pairs of this run, and the deferred ones that still hold policies
+            routed = [p for p in pairs if p.peer.name not in plan["deferred"] or p.if_id in held_if_ids]
             policies, left_out = site.with_bypasses(policies, management)
             guarded = site.with_bypasses(guarded, management)[0]
             result = self._exclusive(task_vars, "ipsec_policy", dict(policies=policies, exclusive=True, **netns))
@@ -173,6 +180,7 @@ class ActionModule(ActionBase):
             # stays while a policy of theirs is missing)
             result.setdefault("ansible_facts", {})[PLANNED_FACT] = {
                 "sas": [{k: sa[k] for k in ("src", "dst", "proto")} for sa in plan["sas"]], "policies": guarded,
+                "routes": [{k: r[k] for k in ("dst", "dev")} for r in site.route_entries(routed)],
                 "management": list(management)}
         result.update(summary)
         _add_warnings(result, _left_out(left_out).get("warnings", []))
@@ -229,6 +237,24 @@ class ActionModule(ActionBase):
             sas=[dict({k: sa[k] for k in ("src", "dst", "proto", "spi", "mark") if k in sa}, state="absent") for sa in retired],
             **netns))
         result.update(summary)
+        return result
+
+    def _routes(self, task_vars, pairs, netns):
+        """Route mode: an XFRM interface per pair (all of them: an interface without routes carries nothing), and the
+        routes of the pairs whose policies this run's policies stage set; the routes of the others stay as they are.
+        The collection's interfaces of pairs gone or back in policy mode are removed (exclusive)."""
+        switched = set((task_vars.get("ansible_facts") or {}).get(SWITCHED_FACT) or ())
+        try:
+            link_mtu = int(self._task.args.get("link_mtu") or site.DEFAULT_LINK_MTU)
+        except (TypeError, ValueError):
+            raise site.SiteError("ipsec_gateway_link_mtu: %r is not a number of bytes" % self._task.args.get("link_mtu")) from None
+        interfaces = site.interface_entries(pairs, link_mtu)
+        routes = site.route_entries([p for p in pairs if p.peer.name in switched])
+        keep = sorted({p.interface for p in pairs if p.mode == "route" and p.peer.name not in switched})
+        result = self._execute_module(module_name="xfrm.ipsec.ipsec_interface", task_vars=task_vars, module_args=dict(
+            interfaces=interfaces, routes=routes, exclusive=True, keep_routes_of=keep, **netns))
+        if keep and not result.get("failed"):
+            result["kept"] = keep
         return result
 
     def _status(self, task_vars, deriver, pairs, generation, collisions, netns):

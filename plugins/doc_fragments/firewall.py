@@ -19,6 +19,24 @@ options:
     type: list
     elements: str
     default: []
+  routes:
+    description:
+      - Routes through XFRM interfaces (route-based mode, M(xfrm.ipsec.ipsec_interface)). For each, plaintext from
+        O(routes[].dst) that did not arrive through IPsec is dropped (input, forward), and traffic to it that would leave
+        through another interface than O(routes[].dev) is dropped (postrouting), so that a missing interface drops
+        instead of sending in clear. Policies that carry an C(if_id) (the interfaces') make no rules of their own.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      dst:
+        description: The destination network of the route (a remote subnet).
+        type: str
+        required: true
+      dev:
+        description: The XFRM interface it goes through.
+        type: str
+        required: true
   drop_plaintext:
     description: Drop what matches an C(in) or C(fwd) IPsec policy but did not arrive through IPsec.
     type: bool

@@ -69,14 +69,14 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import firewall
 
 
-def firewall_rules(state, management=(), natt_peers=(), drop_plaintext=True, leak_guard=True):
+def firewall_rules(state, management=(), natt_peers=(), drop_plaintext=True, leak_guard=True, routes=()):
     if not isinstance(state, dict):
         raise AnsibleFilterError("firewall_rules: expects ipsec_info's result (a dict with sas and policies), got %s"
                                  % type(state).__name__)
     try:
         ruleset = firewall.plan(state.get("sas") or [], state.get("policies") or [], management=list(management or ()),
                                 natt_peers=list(natt_peers or ()), drop_plaintext=bool(drop_plaintext),
-                                leak_guard=bool(leak_guard))
+                                leak_guard=bool(leak_guard), routes=list(routes or ()))
     except (KeyError, ValueError, TypeError) as exc:
         raise AnsibleFilterError("firewall_rules: %s" % exc) from None
     nft, digest = firewall.nft_file(ruleset)

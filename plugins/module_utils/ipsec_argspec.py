@@ -140,12 +140,27 @@ def save_module_spec():
                 supports_check_mode=True)
 
 
+def interface_module_spec():
+    return dict(argument_spec=dict(
+        interfaces=dict(type="list", elements="dict", default=[], options=dict(
+            name=dict(type="str", required=True), if_id=dict(type="int", required=True), mtu=dict(type="int"),
+            pair=dict(type="str"))),
+        routes=dict(type="list", elements="dict", default=[], options=dict(
+            dst=dict(type="str", required=True), dev=dict(type="str", required=True),
+            src_from=dict(type="list", elements="str", default=[]), metric=dict(type="int"))),
+        exclusive=dict(type="bool", default=False),
+        keep_routes_of=dict(type="list", elements="str", default=[]),
+        **NETNS), supports_check_mode=True)
+
+
 def firewall_module_spec():
     return dict(argument_spec=dict(state=dict(type="str", choices=["present", "absent"], default="present"),
                                    sas=dict(type="list", elements="dict"),
                                    policies=dict(type="list", elements="dict"),
                                    management=dict(type="list", elements="str", default=[]),
                                    natt_peers=dict(type="list", elements="str", default=[]),
+                                   routes=dict(type="list", elements="dict", default=[], options=dict(
+                                       dst=dict(type="str", required=True), dev=dict(type="str", required=True))),
                                    drop_plaintext=dict(type="bool", default=True),
                                    leak_guard=dict(type="bool", default=True),
                                    backend=dict(type="str", choices=["auto", "nftables", "iptables"], default="auto"),

@@ -22,6 +22,7 @@ from ansible_collections.xfrm.ipsec.plugins.module_utils import ipsec_system as 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import constants as C
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import firewall as xfirewall
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import ipbatch
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import links as xlinks
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import lint as xlint
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import plan as xplan
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import probe as xprobe
@@ -433,7 +434,8 @@ def _run_firewall(module):
                 policies = [POLICY.to_dict(p) for p in _select(module, transport, True, POLICY, lambda e: e.managed)]
     try:
         ruleset = xfirewall.plan(sas, policies, management=params["management"], natt_peers=params["natt_peers"],
-                                 drop_plaintext=params["drop_plaintext"], leak_guard=params["leak_guard"])
+                                 drop_plaintext=params["drop_plaintext"], leak_guard=params["leak_guard"],
+                                 routes=params["routes"])
     except (KeyError, ValueError, TypeError) as exc:
         module.fail_json(msg="cannot make rules of these SAs and policies: %s" % exc)
     texts, digest = system.firewall_texts(ruleset)
@@ -491,4 +493,42 @@ def run_lint(module):
         module.fail_json(msg="%d finding(s) at or above %s: %s" % (sum(1 for f in findings if f.severity in failing),
                                                                    params["fail_on"], "; ".join(map(str, findings))),
                          **result)
+    module.exit_json(**result)
+
+
+def run_interfaces(module):
+    """ipsec_interface: XFRM interfaces and the routes through them, over rtnetlink (pyroute2), planned whole and
+    validated before anything is read or changed; exclusive removes the collection's others."""
+    params = module.params
+    try:
+        wanted, routes = xlinks.validate(params["interfaces"], params["routes"])
+    except xvalidate.ValidationError as exc:
+        module.fail_json(msg="invalid input, nothing was changed: %s" % exc)
+    netns = _netns(module)
+    try:
+        with netns_entered(netns):
+            from pyroute2 import IPRoute  # pylint: disable=import-outside-toplevel
+            with IPRoute() as ipr:
+                state = xlinks.read(ipr)
+                want_routes = xlinks.with_sources(routes, state.addresses)
+                try:
+                    changes = xlinks.plan(wanted, want_routes, state, params["exclusive"], params["keep_routes_of"])
+                except xlinks.Conflict as exc:
+                    module.fail_json(msg="%s (nothing was changed)" % exc)
+                result = dict(changed=bool(changes), changes=xlinks.report(changes),
+                              interfaces=[i.text() for i in wanted], routes=[r.text() for r in want_routes])
+                if module._diff:
+                    result["diff"] = xlinks.diff(changes)
+                if changes and not module.check_mode:
+                    try:
+                        xlinks.apply(ipr, changes)
+                    except Exception as exc:  # pyroute2's NetlinkError, or OSError
+                        done = getattr(exc, "done", [])
+                        module.fail_json(msg="the kernel refused %s: %s (made before it: %s)" % (
+                            changes[len(done)].entry.text(), exc, ", ".join(c.entry.text() for c in done) or "nothing"),
+                            **result)
+    except ImportError:
+        module.fail_json(msg=missing_required_lib("pyroute2"), exception=traceback.format_exc())
+    except XfrmError as exc:
+        module.fail_json(msg=str(exc))
     module.exit_json(**result)

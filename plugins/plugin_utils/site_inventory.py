@@ -116,8 +116,17 @@ class Inventory:
                 raise site.SiteError("pair %s: %s and %s state different settings (%s vs %s); set them in the group's "
                                      "group_vars or in %spair_overrides, the same for both"
                                      % (name, host, peer, mine._asdict(), theirs._asdict(), KIND_VARS[kind][5]))
-            out.append(site.Pair(kind, self.member(kind, host), self.member(kind, peer), mine))
+            out.append(site.Pair(kind, self.member(kind, host), self.member(kind, peer), mine, self.mode(kind, host)))
         return out
+
+    def mode(self, kind, host):
+        """A gateway's ipsec_gateway_mode (policy or route: its own choice, the peer's may differ); hosts: policy."""
+        if kind != "gateway" or (host != self._me and host not in self._hostvars):
+            return "policy"
+        value = self.var(host, "ipsec_gateway_mode", "policy")
+        if value not in site.MODES:
+            raise site.SiteError("%s: ipsec_gateway_mode: %r; one of %s" % (host, value, ", ".join(site.MODES)))
+        return value
 
     def all_pairs(self):
         """Every pair of the site, with this host's view of the settings (for the SPI scan)."""

@@ -13,6 +13,12 @@ What it does, per chain (rules in the order of the policies' priorities, as the 
                  no policy matched), so that a missing SA drops instead of sending plaintext; ESP/AH/IPComp
                  themselves (the packets after the transform cross this chain too) are accepted first
 
+Route mode (routes through XFRM interfaces): the interface's policies (they carry an if_id) make no rule, as only
+what is routed into the interface meets them; per route instead, plaintext from its destination that did not come
+through IPsec is dropped on input and forward, and traffic to it that would leave through any other interface (the
+XFRM interface gone, its route with it) without IPsec is dropped on postrouting (the packet crosses postrouting
+twice: into the interface, then inside the transform with its IPsec route).
+
 The management addresses are accepted before anything else in input and postrouting: the connection Ansible
 uses is never dropped. An accept in this table ends only this table's chain: a drop elsewhere still drops
 (README: hosts with a default-drop firewall of their own).
@@ -44,6 +50,7 @@ class Rule(NamedTuple):
     dport: int          # None: any (for ICMP: the code)
     verdict: str        # "accept" or "drop"
     policy: str         # the policy it comes from, for the rule's comment
+    iface: str = None   # postrouting, route mode: the XFRM interface the traffic must leave through (else dropped)
 
 
 class Ruleset(NamedTuple):
@@ -80,13 +87,14 @@ def _by_family(addresses):
     return {family: sorted(found, key=ipaddress.ip_address) for family, found in out.items()}
 
 
-def plan(sas, policies, management=(), natt_peers=(), drop_plaintext=True, leak_guard=True):
-    """The Ruleset for a host's SAs and policies (ipsec_info's `sas` and `policies`, the collection's own)."""
+def plan(sas, policies, management=(), natt_peers=(), drop_plaintext=True, leak_guard=True, routes=()):
+    """The Ruleset for a host's SAs and policies (ipsec_info's `sas` and `policies`, the collection's own) and its
+    routes through XFRM interfaces ([{dst, dev}], route mode)."""
     peers = {a for sa in sas if sa.get("proto") in IPSEC_PROTOCOLS for a in (sa["src"], sa["dst"])}
     chains = {chain: [] for chain in CHAINS.values()}
     # the kernel's order (priority first); then a fixed one, whatever the source: the roles' planned entries and the
     # kernel's dump of the same policies must make the same rules (a --limit run mixes both)
-    ordered = sorted(policies, key=lambda p: (p.get("priority", 0), _order_key(p)))
+    ordered = sorted((p for p in policies if not p.get("if_id")), key=lambda p: (p.get("priority", 0), _order_key(p)))
     seen = set()
     for policy in ordered:
         chain = CHAINS.get(policy["dir"])
@@ -106,6 +114,13 @@ def plan(sas, policies, management=(), natt_peers=(), drop_plaintext=True, leak_
         if rule not in seen:
             seen.add(rule)
             chains[chain].append(rule)
+    for route in sorted(routes, key=lambda r: (_family(r["dst"]), _cidr(r["dst"]), r["dev"])):
+        dst, label = _cidr(route["dst"]), "route %s dev %s" % (_cidr(route["dst"]), route["dev"])
+        if drop_plaintext:
+            chains["input"].append(Rule(_family(dst), _net(dst), None, None, None, None, "drop", label))
+            chains["forward"].append(Rule(_family(dst), _net(dst), None, None, None, None, "drop", label))
+        if leak_guard:
+            chains["postrouting"].append(Rule(_family(dst), None, _net(dst), None, None, None, "drop", label, route["dev"]))
     for chain, rules in chains.items():  # accepts that no drop follows are noise
         while rules and rules[-1].verdict == "accept":
             rules.pop()
@@ -176,7 +191,10 @@ def nft_table(ruleset):
             if rule.verdict == "accept":
                 body.append("\t\t%s accept comment \"%s\"" % (_nft_match(rule), rule.policy))
             else:
-                body.append("\t\t%s %s counter drop comment \"%s\"" % (_nft_match(rule), _NFT_MISSING[chain], rule.policy))
+                # route mode: the packet going into the XFRM interface, and again (on the way to the WAN) the same
+                # packet inside xfrm_output before the transform: it has the IPsec route then (not dropped)
+                missing = _NFT_MISSING[chain] if rule.iface is None else "oifname != \"%s\" %s" % (rule.iface, _NFT_MISSING[chain])
+                body.append("\t\t%s %s counter drop comment \"%s\"" % (_nft_match(rule), missing, rule.policy))
         body.append("\t}")
     text = "\n".join(body) + "\n"
     return text, "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -249,6 +267,8 @@ def iptables_restore(ruleset, family, digest=""):
             if rule.verdict == "accept":
                 lines.append("-A %s %s -j RETURN" % (target, match))
             else:
+                if rule.iface is not None:
+                    match += " ! -o %s" % rule.iface
                 lines.append("-A %s %s -m policy --dir %s --pol none -m comment --comment \"%s\" -j DROP"
                              % (target, match, direction, rule.policy))
     lines.append("COMMIT")

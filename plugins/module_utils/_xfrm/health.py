@@ -104,9 +104,10 @@ def _held_prints(sa):
 
 
 def _policy_held(policies, want, priority=None):
-    """The kernel's policy with want's selector and direction (and priority), or None."""
+    """The kernel's policy with want's selector, direction and if_id (and priority), or None."""
     for policy in policies:
         if (_net(policy["src"]), _net(policy["dst"]), policy["dir"]) == (_net(want["src"]), _net(want["dst"]), want["dir"]) \
+                and (policy.get("if_id") or 0) == (want.get("if_id") or 0) \
                 and policy.get("priority") == (want["priority"] if priority is None else priority):
             return policy
     return None

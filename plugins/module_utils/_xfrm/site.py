@@ -17,6 +17,7 @@ play runs on, so a --limit run or one slice of a sliced job plans exactly what a
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from typing import NamedTuple
 
@@ -30,6 +31,17 @@ BYPASS_PRIORITY = 100       # the roles' bypass policies (management path, IPv6 
 ND_TYPES = (133, 134, 135, 136, 137)   # router/neighbour solicitation and advertisement, redirect
 KINDS = ("host", "gateway")
 PROTOCOLS = ("esp", "ah")
+MODES = ("policy", "route")  # a gateway's: policies per subnet pair, or XFRM interfaces and routes (route_entries)
+IF_ID_BASE = 0x10000        # the roles' if_ids (route mode): IF_ID_BASE + a number derived from the pair's name
+IF_ID_SPAN = 0x7fff0000
+INTERFACE_PREFIX = "ipsec-"  # the roles' XFRM interfaces: ipsec-<peer>, or ipsec-<if_id hex> for longer names
+IFNAMSIZ = 15
+# bytes that a tunnel-mode ESP/AH packet adds beyond its payload, by outer family (before the cipher's block padding)
+OUTER_HEADER = {4: 20, 6: 40}
+ESP_HEADER, ESP_TRAILER = 8, 2      # SPI + sequence number; pad length + next header
+CBC_BLOCK = 16                      # the roles' ciphers are 128-bit block ciphers in CBC mode: the IV is one block
+AH_HEADER = 12                      # before the ICV; AH is padded to 4 (IPv4) or 8 (IPv6) bytes
+DEFAULT_LINK_MTU = 1500
 STATIC_KEY_UNSAFE = ("rfc3686(ctr(aes))",)   # the aead ones are not offered at all
 
 
@@ -152,6 +164,7 @@ class Pair(NamedTuple):
     local: Member
     peer: Member
     settings: Settings
+    mode: str = "policy"   # the local gateway's: "route" puts the pair on an XFRM interface (route_entries)
 
     @property
     def name(self):
@@ -161,6 +174,34 @@ class Pair(NamedTuple):
         """[(local address, peer address)] of each family both ends have."""
         return [(a, b) for a in self.local.addresses for b in self.peer.addresses if _family(a) == _family(b)]
 
+    def outer(self, family):
+        """The link (local, peer) that carries inner traffic of `family` in tunnel mode: the link of the same family
+        where both ends have one, else the other family's (IPv6 in IPv4, IPv4 in IPv6), or None."""
+        links = self.links()
+        same = [link for link in links if _family(link[0]) == family]
+        return (same or links or [None])[0]
+
+    def carried(self, a, b):
+        """The inner families the link between addresses a and b (either way) carries."""
+        return {f for f in self.inner_families() if self.outer(f) in ((a, b), (b, a))}
+
+    def inner_families(self):
+        """The families of subnets that both gateways of the pair have (each is tunnelled to the peer's of its own)."""
+        return sorted({_family(n) for n in self.local.subnets} & {_family(n) for n in self.peer.subnets})
+
+    @property
+    def if_id(self):
+        """The if_id of the pair's XFRM interface, SAs and policies in route mode (the same on both peers)."""
+        return if_id(self.name)
+
+    @property
+    def interface(self):
+        """The name of the pair's XFRM interface on the local gateway (route mode)."""
+        name = INTERFACE_PREFIX + self.peer.name
+        if len(name) <= IFNAMSIZ and all(c.isalnum() or c in "-_." for c in self.peer.name):
+            return name
+        return "%s%08x" % (INTERFACE_PREFIX, self.if_id)
+
     def directions(self):
         """(pair, src, dst, proto) of every SA of the pair, both ways."""
         name, out = self.name, []
@@ -168,6 +209,12 @@ class Pair(NamedTuple):
             for proto in self.settings.protocols:
                 out += [(name, a, b, proto), (name, b, a, proto)]
         return out
+
+
+def if_id(pair_name):
+    """The if_id of a pair in route mode: derived from its name, so that both peers and every run agree on it."""
+    digest = hashlib.sha256(("xfrm.ipsec if_id " + pair_name).encode()).digest()
+    return IF_ID_BASE + int.from_bytes(digest[:4], "big") % IF_ID_SPAN
 
 
 def all_directions(pairs):
@@ -234,6 +281,12 @@ def sa_entries(deriver, pair, generation, collisions):
         # instead of going silent (docs/rotation.md); the rotation renews keys, not sequence numbers
         sa = {"src": src, "dst": dst, "proto": proto, "spi": spi, "mode": mode, "reqid": reqid(generation),
               "flags": ["oseq-may-wrap"]}
+        if pair.kind == "gateway" and any(f != _family(src) for f in pair.carried(src, dst)):
+            # the kernel gives an SA its own family's selector unless told not to: IPv6 in IPv4 (or the reverse) needs
+            # a selector of no family
+            sa["flags"].append("af-unspec")
+        if pair.mode == "route":
+            sa["if_id"] = pair.if_id  # sent only by the interface's policies, received only through the interface
         if proto == "esp":
             material = deriver.keys(name, src, dst, proto, generation, enc_hex // 2 + auth_bytes).hex()
             sa["enc"] = {"algorithm": s.enc_algorithm, "key": "0x" + material[:enc_hex]}
@@ -256,24 +309,91 @@ def _templates(pair, src, dst, required=0):
     return out
 
 
+def _any(family):
+    return "0.0.0.0/0" if family == 4 else "::/0"
+
+
 def policy_entries(pair, generation=0):
     """The ipsec_policy entries of a pair on its local host: out and in (and fwd on gateways).
+
+    Gateways pair each local subnet with the peer's subnets of its family, tunnelled over the link of that family, or
+    over the other family's where one end has no address of it (IPv6 in IPv4, IPv4 in IPv6). In route mode a wide pair
+    any -> any per family carries the pair's if_id instead: only what the routes send into the pair's XFRM interface
+    meets it, and only what arrives through the pair's SAs passes it.
 
     The outbound templates require the reqid of the pair's generation (reqid()): the kernel sends with exactly that
     generation's SAs even while another generation's SAs of the same direction are in place."""
     out = []
-    for local, peer in pair.links():
-        to_peer, from_peer = _templates(pair, local, peer, reqid(generation)), _templates(pair, peer, local)
-        if pair.kind == "host":
-            selectors = [(local, peer)]
+    if pair.kind == "host":
+        for local, peer in pair.links():
+            for policy in _directions(pair, local, peer, [(local, peer)], generation):
+                out.append(policy)
+        return out
+    for family in pair.inner_families():
+        link = pair.outer(family)
+        if link is None:
+            continue
+        if pair.mode == "route":
+            selectors = [(_any(family), _any(family))]
         else:
-            selectors = [(l, r) for l in pair.local.subnets for r in pair.peer.subnets
-                         if _family(l) == _family(r) == _family(local)]
-        for l, r in selectors:
-            out.append({"src": l, "dst": r, "dir": "out", "priority": PRIORITY, "templates": to_peer})
-            out.append({"src": r, "dst": l, "dir": "in", "priority": PRIORITY, "templates": from_peer})
-            if pair.kind == "gateway":
-                out.append({"src": r, "dst": l, "dir": "fwd", "priority": PRIORITY, "templates": from_peer})
+            selectors = [(l, r) for l in pair.local.subnets for r in pair.peer.subnets if _family(l) == _family(r) == family]
+        out += _directions(pair, link[0], link[1], selectors, generation)
+    return out
+
+
+def _directions(pair, local, peer, selectors, generation):
+    to_peer, from_peer = _templates(pair, local, peer, reqid(generation)), _templates(pair, peer, local)
+    extra = {"if_id": pair.if_id} if pair.kind == "gateway" and pair.mode == "route" else {}
+    out = []
+    for l, r in selectors:
+        out.append(dict(src=l, dst=r, dir="out", priority=PRIORITY, templates=to_peer, **extra))
+        out.append(dict(src=r, dst=l, dir="in", priority=PRIORITY, templates=from_peer, **extra))
+        if pair.kind == "gateway":
+            out.append(dict(src=r, dst=l, dir="fwd", priority=PRIORITY, templates=from_peer, **extra))
+    return out
+
+
+def tunnel_mtu(pair, link_mtu=DEFAULT_LINK_MTU):
+    """The largest inner packet that leaves as one outer packet of link_mtu: the outer header, ESP's header, IV,
+    block padding, trailer and ICV, AH's header and ICV; over the worst outer family the pair uses."""
+    s = pair.settings
+    icv = s.auth_trunc_len // 8
+    block = iv = CBC_BLOCK
+    best = None
+    for family in pair.inner_families():
+        link = pair.outer(family)
+        if link is None:
+            continue
+        outer = _family(link[0])
+        room = link_mtu - OUTER_HEADER[outer]
+        if "ah" in s.protocols:
+            align = 4 if outer == 4 else 8
+            room -= -(-(AH_HEADER + icv) // align) * align
+        if "esp" in s.protocols:
+            room -= ESP_HEADER + iv + icv
+            room = room // block * block - ESP_TRAILER  # payload + trailer fill whole blocks
+        best = room if best is None else min(best, room)
+    return best
+
+
+def interface_entries(pairs, link_mtu=DEFAULT_LINK_MTU):
+    """The ipsec_interface entries of a gateway's route-mode pairs: one XFRM interface per pair (name, if_id, mtu)."""
+    return [{"name": p.interface, "if_id": p.if_id, "mtu": tunnel_mtu(p, link_mtu), "pair": p.name}
+            for p in pairs if p.kind == "gateway" and p.mode == "route"]
+
+
+def route_entries(pairs):
+    """The routes of a gateway's route-mode pairs: each peer subnet (of a family the local gateway has subnets of)
+    through the pair's interface, with the gateway's own address in its local subnets as the source (src_from)."""
+    out = []
+    for pair in pairs:
+        if pair.kind != "gateway" or pair.mode != "route":
+            continue
+        families = pair.inner_families()
+        for net in pair.peer.subnets:
+            if _family(net) in families:
+                out.append({"dst": net, "dev": pair.interface,
+                            "src_from": [n for n in pair.local.subnets if _family(n) == _family(net)]})
     return out
 
 
@@ -285,6 +405,7 @@ def bypass_entries(policies, management):
     """
     out, seen = [], set()
     nets = [ipaddress.ip_network(m, strict=False) for m in management]
+    policies = [p for p in policies if not p.get("if_id")]  # an interface's: only the traffic routed into it meets them
     for policy in policies:
         remote_field = "dst" if policy["dir"] == "out" else "src"
         remote = ipaddress.ip_network(policy[remote_field], strict=False)
