@@ -80,18 +80,19 @@ class ActionModule(ActionBase):
             if pair.peer.name not in in_run:
                 continue
             theirs = _addresses((hostvars[pair.peer.name].get("ansible_facts") or {}).get(FACT % "before"))
-            for local, peer in pair.links():
-                if pair.kind == "host":
-                    probes.append({"name": pair.name, "src": local, "dst": peer})
-                    continue
-                src = _inside(mine, pair.local.subnets, local)
-                dst = _inside(theirs, pair.peer.subnets, peer)
+            if pair.kind == "host":
+                probes += [{"name": pair.name, "src": local, "dst": peer} for local, peer in pair.links()]
+                continue
+            for family in pair.inner_families():  # each family of the subnets, whatever the tunnel's
+                like = "0.0.0.0" if family == 4 else "::"
+                src = _inside(mine, pair.local.subnets, like)
+                dst = _inside(theirs, pair.peer.subnets, like)
                 if src and dst:
                     probes.append({"name": pair.name, "src": src, "dst": dst})
                 else:
                     skipped.append({"name": pair.name, "src": src, "dst": dst, "sent": 0, "received": 0, "skipped":
                                     "%s has no address inside its subnets of IPv%d to probe from"
-                                    % (me if not src else pair.peer.name, ipaddress.ip_address(local).version)})
+                                    % (me if not src else pair.peer.name, family)})
         return probes, skipped
 
     def _report(self, task_vars, inventory, args):

@@ -515,7 +515,7 @@ def run_interfaces(module):
                     changes = xlinks.plan(wanted, want_routes, state, params["exclusive"], params["keep_routes_of"])
                 except xlinks.Conflict as exc:
                     module.fail_json(msg="%s (nothing was changed)" % exc)
-                result = dict(changed=bool(changes), changes=xlinks.report(changes),
+                result = dict(changed=bool(changes), actions=xlinks.report(changes),
                               interfaces=[i.text() for i in wanted], routes=[r.text() for r in want_routes])
                 if module._diff:
                     result["diff"] = xlinks.diff(changes)

@@ -122,7 +122,7 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changes:
+actions:
   description: What changed (in check mode, what would), in the order made.
   returned: always
   type: list

@@ -116,7 +116,8 @@ class Inventory:
                 raise site.SiteError("pair %s: %s and %s state different settings (%s vs %s); set them in the group's "
                                      "group_vars or in %spair_overrides, the same for both"
                                      % (name, host, peer, mine._asdict(), theirs._asdict(), KIND_VARS[kind][5]))
-            out.append(site.Pair(kind, self.member(kind, host), self.member(kind, peer), mine, self.mode(kind, host)))
+            out.append(site.Pair(kind, self.member(kind, host), self.member(kind, peer), mine, self.mode(kind, host),
+                                 self.mode(kind, peer)))
         return out
 
     def mode(self, kind, host):
@@ -134,7 +135,8 @@ class Inventory:
         for kind in site.KINDS:
             for a, b in self.pair_names(kind):
                 settings = self.settings(kind, a, keys.pair_name(a, b)) or self.settings(kind, self._me, keys.pair_name(a, b))
-                out.append(site.Pair(kind, self.member(kind, a), self.member(kind, b), settings))
+                out.append(site.Pair(kind, self.member(kind, a), self.member(kind, b), settings,
+                                     self.mode(kind, a), self.mode(kind, b)))
         return out
 
 

@@ -147,7 +147,7 @@ class PairCheck:
         self.deriver, self.pair, self.observed, self.collisions, self.generation = deriver, pair, observed, collisions, generation
         self.now, self.rotate_packets = now, rotate_packets
         a, b = pair.local.name, pair.peer.name
-        self.views = {a: pair, b: site.Pair(pair.kind, pair.peer, pair.local, pair.settings)}
+        self.views = {a: pair, b: pair.reversed()}
         self.target = keys.generation_of(generation)(pair.name)
         self.verdict = Verdict()
         self.out = {"kind": pair.kind, "hosts": sorted((a, b)), "generation": self.target, "in_force": {}, "probe": None,

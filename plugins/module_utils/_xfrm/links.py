@@ -119,11 +119,13 @@ def validate(interfaces, routes):
 
 
 def with_sources(routes, addresses):
-    """The routes with their preferred source: the host's first address (sorted) inside one of src_from."""
+    """The routes with their preferred source: the host's lowest address inside the first of src_from that holds one
+    (src_from in the inventory's order: a subnet added later does not move the source of the routes already there)."""
     out = []
     for route, nets in routes:
-        found = sorted((a for a in addresses if any(a in n for n in nets)), key=lambda a: (a.version, int(a)))
-        out.append(route._replace(src=str(found[0]) if found else None))
+        found = next((min(inside, key=int) for inside in ([a for a in addresses if a in net] for net in nets) if inside),
+                     None)
+        out.append(route._replace(src=str(found) if found else None))
     return out
 
 

@@ -165,6 +165,11 @@ class Pair(NamedTuple):
     peer: Member
     settings: Settings
     mode: str = "policy"   # the local gateway's: "route" puts the pair on an XFRM interface (route_entries)
+    peer_mode: str = "policy"
+
+    def reversed(self):
+        """The pair as the peer sees it."""
+        return Pair(self.kind, self.peer, self.local, self.settings, self.peer_mode, self.mode)
 
     @property
     def name(self):
