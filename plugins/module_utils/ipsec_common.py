@@ -363,16 +363,17 @@ def _save(module):
     # in a fixed order, so that the same state always makes the same file (the kernel's dump order may vary)
     sas.sort(key=lambda sa: (sa.family, sa.dst.packed, sa.proto, sa.spi))
     policies.sort(key=lambda p: (p.dir, p.index))
+    interfaces, routes = _saved_links(module) if params["format"] == "ip" else ([], [])
     if params["format"] == "setkey":
         text = setkey.state_text(sas, policies, show_keys=True)[0]
     else:
-        text = ipbatch.state_file(sas, policies)
+        text = ipbatch.state_file(sas, policies, interfaces, routes)
     try:
         old = system.read_text(path)
     except OSError as exc:
         module.fail_json(msg="cannot read %s: %s" % (path, exc))
     changed = [path] if old != text else []
-    result = dict(path=path, sas=len(sas), policies=len(policies))
+    result = dict(path=path, sas=len(sas), policies=len(policies), interfaces=len(interfaces), routes=len(routes))
     if module._diff and changed:
         result["diff"] = {"before": redact_keys(old or ""), "after": redact_keys(text),
                           "before_header": path, "after_header": path}
@@ -394,6 +395,23 @@ def _save(module):
     except OSError as exc:
         module.fail_json(msg="cannot write %s: %s" % (exc.filename or path, exc.strerror or exc), **result)
     module.exit_json(changed=bool(changed), changed_files=changed, **result)
+
+
+def _saved_links(module):
+    """The collection's XFRM interfaces and routes (route mode), in a fixed order; none where pyroute2 is missing (it
+    makes them: a host without it has none of ours)."""
+    try:
+        from pyroute2 import IPRoute  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return [], []
+    try:
+        with netns_entered(_netns(module)):
+            with IPRoute() as ipr:
+                state = xlinks.read(ipr)
+    except (OSError, XfrmError) as exc:
+        module.fail_json(msg="cannot read the XFRM interfaces and routes: %s" % exc)
+    interfaces = sorted(found[0] for found in state.interfaces.values() if found and found[1])
+    return interfaces, [state.routes[key] for key in sorted(state.routes)]
 
 
 _KEY_TOKEN = re.compile(r"\b0x([0-9a-fA-F]{16,})\b")

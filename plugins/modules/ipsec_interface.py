@@ -17,7 +17,7 @@ description:
     into them, routes removed before the interfaces they used.
   - The interfaces it makes carry the alias C(xfrm.ipsec) (C(xfrm.ipsec pair NAME) with O(interfaces[].pair)), its
     routes the protocol C(0x9a) in the main table; O(exclusive) removes only those. An interface or a route of someone
-    else's is never changed: a request that needs its name or destination fails, naming it.
+    else's is never changed; a request that needs its name or destination fails, naming it.
   - The role M(xfrm.ipsec.ipsec_gateway) uses this module in route mode (C(ipsec_gateway_mode=route)).
 author:
   - xfrm.ipsec contributors (@xfrm-ipsec)
@@ -79,7 +79,7 @@ options:
     default: false
   keep_routes_of:
     description:
-      - With O(exclusive), interfaces whose routes are left as they are (the role: the pairs whose peer is not in this
+      - With O(exclusive), interfaces whose routes are left as they are (the role names the pairs whose peer is not in this
         run, so that a partial run neither adds nor removes routes toward them).
     type: list
     elements: str
@@ -88,7 +88,7 @@ notes:
   - Needs C(pyroute2) on the managed host and a kernel with XFRM interfaces (C(CONFIG_XFRM_INTERFACE), module
     C(xfrm_interface), loaded by the kernel on first use).
   - A route to the same destination and metric that another tool added (a static route via the WAN, for example) is
-    a conflict the module reports instead of replacing: remove it, or give a metric.
+    a conflict the module reports instead of replacing; remove it, or give a metric.
 seealso:
   - module: xfrm.ipsec.ipsec_policy
   - module: xfrm.ipsec.ipsec_sa

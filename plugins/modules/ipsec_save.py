@@ -14,8 +14,10 @@ description:
     rename; a file that already holds exactly this state is not rewritten (changed is false).
   - The keys never leave the host (the module reads the kernel and writes the file itself) and never appear in the
     result, the diff or a log.
-  - O(format=ip) writes C(ip -batch) lines, SAs before policies, which C(ip -force -batch FILE) puts back at boot
-    without Ansible (the role xfrm.ipsec.ipsec_persist does); O(format=setkey) writes what
+  - O(format=ip) writes C(ip -batch) lines, SAs before policies, then the collection's XFRM interfaces and the
+    routes through them (route mode; their preferred source is left to the next run, as the LAN address may not be
+    up at boot), which C(ip -force -batch FILE) puts back at boot without Ansible (the role xfrm.ipsec.ipsec_persist
+    does); O(format=setkey) writes what
     M(xfrm.ipsec.ipsec_info) C(format=setkey) returns (for M(xfrm.ipsec.ipsec_apply) O(xfrm.ipsec.ipsec_apply#module:setkey)).
 author:
   - xfrm.ipsec contributors (@xfrm-ipsec)
@@ -95,6 +97,14 @@ sas:
   type: int
 policies:
   description: How many policies the file holds.
+  returned: when O(state=present)
+  type: int
+interfaces:
+  description: How many XFRM interfaces of the collection (route mode, M(xfrm.ipsec.ipsec_interface)) the file holds.
+  returned: when O(state=present)
+  type: int
+routes:
+  description: How many routes of the collection through them the file holds.
   returned: when O(state=present)
   type: int
 changed_files:

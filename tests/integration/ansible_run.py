@@ -144,6 +144,14 @@ def task_results(doc):
     return out
 
 
+def failures(run):
+    """What failed in an ansible-playbook run (the json callback's document): [(host, task, msg)], else its output."""
+    if run.doc is None:
+        return run.stdout[-3000:] + run.stderr[-3000:]
+    return [(host, task["task"]["name"], result.get("msg")) for play in run.doc["plays"] for task in play["tasks"]
+            for host, result in task["hosts"].items() if result.get("failed") and not result.get("ignore_errors")]
+
+
 def changed_hosts(doc):
     return {host: stats["changed"] for host, stats in doc["stats"].items()}
 

@@ -94,7 +94,8 @@ def test_an_unkeyed_site_is_down_pair_by_pair_for_each_missing_sa_while_the_prob
     assert sorted((p["src"], p["dst"]) for p in gateways["probe"]["probes"]) == [("198.51.100.1", "203.0.113.1"),
                                                                                  ("203.0.113.1", "198.51.100.1")]
     assert gateways["probe"]["received"] == 6
-    assert "not probed: gw1 has no address inside its subnets of IPv6 to probe from" in gateways["evidence"]
+    # the gateways have IPv4 subnets only: nothing to carry over IPv6, so no IPv6 probe and no note of one missing
+    assert not [e for e in gateways["evidence"] if "not probed" in e], gateways["evidence"]
     assert xfrm_tables(names) == before, "the check changed a kernel's tables"
     for name in ("check_vpn.html", "check_vpn.png"):
         path = work / "report" / name

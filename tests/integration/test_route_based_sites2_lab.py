@@ -8,7 +8,6 @@ route mode, flush.yml removing interfaces and routes, then policy mode with IPv6
 policy mode uses) are taken away for route mode and put back after, as is everything else the tests add.
 """
 
-import copy
 import json
 import pathlib
 import re
@@ -17,7 +16,7 @@ import pytest
 
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import site
 
-from ansible_run import Site, changed_hosts, check_report, task_results
+from ansible_run import Site, changed_hosts, check_report, failures, run_module, task_results
 from traffic import Capture, ping
 
 MASTER = "route-based lab master secret: a test vector, not a real secret"
@@ -143,10 +142,10 @@ def test_a_third_subnet_behind_gw2_is_reached_after_a_run_that_adds_routes_and_n
     xfrm_before = {node: lab.ssh(node, "ip xfrm state; ip xfrm policy").stdout for node in GATEWAYS}
     inv = inventory(lab, workdir, "route4-third", "route", outer=(4,), third=True)
     run = runner.run("site_vpn.yml", "--diff", inventory=inv)
-    assert run.returncode == 0, run.stdout[-3000:]
+    assert run.returncode == 0, failures(run)
     changed = {host: [(name, actions) for name, was_changed, actions in results if was_changed]
                for host, results in task_results(run.doc).items()}
-    assert [name.split(" : ")[-1].split(" ")[:2] for name, _ in changed["gw1"]] == [["XFRM", "interfaces"], ["The", "firewall"]], \
+    assert [name.split(" : ")[-1].split(" ")[:2] for name, _actions in changed["gw1"]] == [["XFRM", "interfaces"], ["The", "firewall"]], \
         changed
     assert changed["gw1"][0][1] == [{"action": "add", "entry": "route 198.19.3.0/24 dev ipsec-gw2 src 198.51.100.1"}]
     assert changed["gw2"] == [], changed  # its own new subnet: the wide policies already take it
@@ -174,13 +173,30 @@ def test_route_mode_carries_ipv4_inside_ipv6(lab, clean_site, workdir):
     runner = Site(lab.inventory, MASTER, workdir)
     inv = inventory(lab, workdir, "route6", "route", outer=(6,))
     run = runner.run("site_vpn.yml", inventory=inv)
-    assert run.returncode == 0, run.stdout[-3000:]
+    assert run.returncode == 0, failures(run)
     (link,) = interfaces(lab, "gw1")
     assert link["mtu"] == 1406, link  # 1500 - 40 - 8 - 16 - 16 = 1420, whole blocks 1408, - 2
     with Capture(lab, "gw1", "eth1", BPF, direction="out") as cap:
         assert set(lan_pings(lab, families=(4,)).values()) == {5}
     assert cap.count(r"IP6 2001:db8::1 > 2001:db8::2: ESP\(spi=") >= 10 and cap.count(r"^\S+ IP ") == 0, cap.lines
     assert cap.count("ICMP") == 0, cap.lines
+
+
+@pytest.mark.lab("sites2")
+def test_the_saved_state_file_puts_the_interface_and_its_routes_back_as_the_boot_time_restore_does(lab, clean_site):
+    # what ipsec_persist's unit runs at boot (ip -force -batch of ipsec_save's file), here without the reboot
+    saved = run_module("ipsec_save", {"path": "/root/state.ip", "restore_at_boot": "none"}, hosts="gw1",
+                       inventory=lab.inventory)
+    assert saved.rc == 0 and (saved.only["interfaces"], saved.only["routes"]) == (1, 2), saved.output[-2000:]
+    made = (interfaces(lab, "gw1"), our_routes(lab, "gw1"))
+    lab.ssh("gw1", "ip xfrm state flush; ip xfrm policy flush; ip link del ipsec-gw2")
+    assert interfaces(lab, "gw1") == [] and our_routes(lab, "gw1") == ""
+    lab.ssh("gw1", "ip -force -batch /root/state.ip; rm -f /root/state.ip")
+    (link,) = interfaces(lab, "gw1")
+    assert {k: link[k] for k in ("ifname", "mtu", "linkinfo", "ifalias")} == {k: made[0][0][k] for k in ("ifname", "mtu", "linkinfo", "ifalias")}
+    # the routes come back without their preferred source (the LAN address may not be up at boot): the next run sets it
+    assert our_routes(lab, "gw1") == made[1].replace(" src 198.51.100.1", "").replace(" src 2001:db8:1::1", "")
+    assert set(lan_pings(lab, families=(4,)).values()) == {5}
 
 
 @pytest.mark.lab("sites2")
@@ -203,7 +219,7 @@ def test_policy_mode_tunnels_ipv6_inside_ipv4_and_ipv4_inside_ipv6(lab, clean_si
     for outer, inner in ((4, 6), (6, 4)):
         inv = inventory(lab, workdir, "policy%d" % outer, "policy", outer=(outer,))
         run = runner.run("site_vpn.yml", inventory=inv)
-        assert run.returncode == 0, run.stdout[-3000:]
+        assert run.returncode == 0, failures(run)
         assert interfaces(lab, "gw1") == [] and our_routes(lab, "gw1") == ""
         with Capture(lab, "gw1", "eth1", BPF, direction="out") as cap:
             assert set(lan_pings(lab, families=(inner,)).values()) == {5}

@@ -7,6 +7,7 @@ boot-time restore file of persistence. An SA's line holds its key: only for 0600
 from __future__ import annotations
 
 from . import constants as C
+from . import links
 from .constants import name
 from .render import flag_names
 
@@ -77,11 +78,18 @@ def policy_line(policy, verb="add"):
     return " ".join(words)
 
 
-def state_file(sas, policies):
+def state_file(sas, policies, interfaces=(), routes=()):
     """The `ip -batch` file of a host's state, for `ip -force -batch FILE` at boot: SAs before policies (a policy
-    never waits for its SA), each policy with its index (the collection's mark of its own policies)."""
+    never waits for its SA), each policy with its index (the collection's mark of its own policies); then the XFRM
+    interfaces of route mode (links.Interface) and the routes through them (links.Route, without their preferred
+    source: the LAN address it names may not be up yet at boot; the next run sets it)."""
     lines = ["# xfrm.ipsec: this host's IPsec SAs and policies, restored at boot by `ip -force -batch` (role",
              "# ipsec_persist). Holds keys: root only, 0600. Written by ipsec_save; do not edit, re-run the play."]
     lines += [sa_line(sa) for sa in sas]
     lines += [policy_line(policy) for policy in policies]
+    for interface in interfaces:
+        lines += ["link add %s type xfrm if_id %d" % (interface.name, interface.if_id),
+                  'link set %s alias "%s"' % (interface.name, interface.alias)]
+        lines.append("link set %s%s up" % (interface.name, "" if interface.mtu is None else " mtu %d" % interface.mtu))
+    lines += ["route add %s dev %s proto %d metric %d" % (r.dst, r.dev, links.RTPROT, r.metric) for r in routes]
     return "\n".join(lines) + "\n"

@@ -114,7 +114,7 @@ def validate(interfaces, routes):
         seen.add(route.key)
         out_routes.append((route, [n for n in nets if n.version == route.family]))
     if errors:
-        raise ValidationError("; ".join(errors))
+        raise ValidationError(errors)
     return out_ifs, out_routes
 
 
@@ -273,10 +273,14 @@ def _apply_interface(ipr, change):
 
 def _apply_route(ipr, change):
     if change.action == DELETE:
-        ipr.route("del", dst=change.old.dst, priority=change.old.metric, proto=RTPROT, table=254)
+        # scope "nowhere": any scope matches (the kernel compares the scope of a delete request otherwise)
+        ipr.route("del", dst=change.old.dst, priority=change.old.metric, proto=RTPROT, table=254,
+                  **({"scope": 255} if change.old.family == 4 else {}))
         return
     new = change.new
     spec = dict(dst=new.dst, oif=_index(ipr, new.dev), proto=RTPROT, table=254, priority=new.metric)
+    if new.family == 4:
+        spec["scope"] = 253  # link, as `ip route add DST dev IFACE` makes it (the boot-time restore does)
     if new.src is not None:
         spec["prefsrc"] = new.src
     ipr.route("replace", **spec)

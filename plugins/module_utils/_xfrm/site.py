@@ -21,7 +21,7 @@ import hashlib
 import ipaddress
 from typing import NamedTuple
 
-from . import keys
+from . import keys, links
 from .constants import ALGORITHM_NAMES
 
 REQID = 0x70000100          # the roles' SAs and outbound templates of generation 0 (inside the managed range)
@@ -35,7 +35,6 @@ MODES = ("policy", "route")  # a gateway's: policies per subnet pair, or XFRM in
 IF_ID_BASE = 0x10000        # the roles' if_ids (route mode): IF_ID_BASE + a number derived from the pair's name
 IF_ID_SPAN = 0x7fff0000
 INTERFACE_PREFIX = "ipsec-"  # the roles' XFRM interfaces: ipsec-<peer>, or ipsec-<if_id hex> for longer names
-IFNAMSIZ = 15
 # bytes that a tunnel-mode ESP/AH packet adds beyond its payload, by outer family (before the cipher's block padding)
 OUTER_HEADER = {4: 20, 6: 40}
 ESP_HEADER, ESP_TRAILER = 8, 2      # SPI + sequence number; pad length + next header
@@ -203,7 +202,7 @@ class Pair(NamedTuple):
     def interface(self):
         """The name of the pair's XFRM interface on the local gateway (route mode)."""
         name = INTERFACE_PREFIX + self.peer.name
-        if len(name) <= IFNAMSIZ and all(c.isalnum() or c in "-_." for c in self.peer.name):
+        if len(name) <= links.IFNAMSIZ and all(c.isalnum() or c in "-_." for c in self.peer.name):
             return name
         return "%s%08x" % (INTERFACE_PREFIX, self.if_id)
 
@@ -331,8 +330,7 @@ def policy_entries(pair, generation=0):
     out = []
     if pair.kind == "host":
         for local, peer in pair.links():
-            for policy in _directions(pair, local, peer, [(local, peer)], generation):
-                out.append(policy)
+            out += _directions(pair, local, peer, [(local, peer)], generation)
         return out
     for family in pair.inner_families():
         link = pair.outer(family)
