@@ -84,9 +84,8 @@ class ActionModule(ActionBase):
                 probes += [{"name": pair.name, "src": local, "dst": peer} for local, peer in pair.links()]
                 continue
             for family in pair.inner_families():  # each family of the subnets, whatever the tunnel's
-                like = "0.0.0.0" if family == 4 else "::"
-                src = _inside(mine, pair.local.subnets, like)
-                dst = _inside(theirs, pair.peer.subnets, like)
+                src = _inside(mine, pair.local.subnets, family)
+                dst = _inside(theirs, pair.peer.subnets, family)
                 if src and dst:
                     probes.append({"name": pair.name, "src": src, "dst": dst})
                 else:
@@ -146,11 +145,10 @@ def _addresses(snapshot):
     return [entry["address"] for entry in (snapshot or {}).get("addresses") or ()]
 
 
-def _inside(addresses, subnets, like):
-    """The first of addresses inside one of the subnets, of the family of `like`; None if none."""
-    version = ipaddress.ip_address(like).version
+def _inside(addresses, subnets, family):
+    """The first of addresses of the family (4 or 6) inside one of the subnets; None if none."""
     for address in addresses:
         value = ipaddress.ip_address(address)
-        if value.version == version and any(value in ipaddress.ip_network(net) for net in subnets):
+        if value.version == family and any(value in ipaddress.ip_network(net) for net in subnets):
             return address
     return None

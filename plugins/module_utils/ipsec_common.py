@@ -528,7 +528,8 @@ def run_interfaces(module):
             from pyroute2 import IPRoute  # pylint: disable=import-outside-toplevel
             with IPRoute() as ipr:
                 state = xlinks.read(ipr)
-                want_routes = xlinks.with_sources(routes, state.addresses)
+                own = [ipaddress.ip_address(a["address"]) for a in xprobe.addresses(ipr)]
+                want_routes = xlinks.with_sources(routes, own)
                 try:
                     changes = xlinks.plan(wanted, want_routes, state, params["exclusive"], params["keep_routes_of"])
                 except xlinks.Conflict as exc:

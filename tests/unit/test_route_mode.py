@@ -109,7 +109,7 @@ ROUTE = links.Route("203.0.113.0/24", "ipsec-gw2", "198.51.100.1", 0)
 def state(interfaces=(), routes=(), foreign=None, others=()):
     found = {i.name: (i, i.alias.startswith(links.MARKER)) for i in interfaces}
     found.update({name: None for name in others})
-    return links.State(found, {r.key: r for r in routes}, foreign or {}, [])
+    return links.State(found, {r.key: r for r in routes}, foreign or {})
 
 
 def actions(changes):

@@ -119,7 +119,7 @@ def validate(interfaces, routes):
 
 
 def with_sources(routes, addresses):
-    """The routes with their preferred source: the host's lowest address inside the first of src_from that holds one
+    """The routes with their preferred source (addresses: the host's, ipaddress objects): the host's lowest address inside the first of src_from that holds one
     (src_from in the inventory's order: a subnet added later does not move the source of the routes already there)."""
     out = []
     for route, nets in routes:
@@ -135,7 +135,6 @@ class State(NamedTuple):
     interfaces: dict           # name -> (Interface, managed: bool) of every xfrm interface; non-xfrm names -> None
     routes: dict               # (dst, metric) -> Route of ours
     foreign: dict              # (dst, metric) -> description of a route of someone else's in the main table
-    addresses: list            # the host's addresses (ipaddress objects)
 
 
 def read(ipr):
@@ -167,8 +166,7 @@ def read(ipr):
             else:
                 via = msg.get_attr("RTA_GATEWAY")
                 foreign[(dst, metric)] = "%s%s dev %s proto %d" % (dst, " via %s" % via if via else "", dev, msg["proto"])
-    addresses = [ipaddress.ip_address(a.get_attr("IFA_ADDRESS")) for a in ipr.get_addr()]
-    return State(interfaces, routes, foreign, addresses)
+    return State(interfaces, routes, foreign)
 
 
 # -- plan -----------------------------------------------------------------------------------

@@ -38,19 +38,22 @@ def xfrm_stat(path=XFRM_STAT):
         return {}
 
 
-def addresses():
-    """[{address, prefixlen, interface}] of this host's interfaces (rtnetlink), link-local ones left out."""
-    from pyroute2 import IPRoute  # pylint: disable=import-outside-toplevel
+def addresses(ipr=None):
+    """[{address, prefixlen, interface}] of this host's interfaces (rtnetlink; through ipr, a pyroute2 IPRoute, when
+    the caller has one open), link-local ones left out."""
+    if ipr is None:
+        from pyroute2 import IPRoute  # pylint: disable=import-outside-toplevel
+        with IPRoute() as own:
+            return addresses(own)
     out = []
-    with IPRoute() as ipr:
-        names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
-        for entry in ipr.get_addr():
-            address = entry.get_attr("IFA_ADDRESS")
-            if entry["family"] == socket.AF_INET:
-                address = entry.get_attr("IFA_LOCAL") or address
-            if address is None or ipaddress.ip_address(address).is_link_local:
-                continue
-            out.append({"address": address, "prefixlen": entry["prefixlen"], "interface": names.get(entry["index"])})
+    names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+    for entry in ipr.get_addr():
+        address = entry.get_attr("IFA_ADDRESS")
+        if entry["family"] == socket.AF_INET:
+            address = entry.get_attr("IFA_LOCAL") or address
+        if address is None or ipaddress.ip_address(address).is_link_local:
+            continue
+        out.append({"address": address, "prefixlen": entry["prefixlen"], "interface": names.get(entry["index"])})
     return out
 
 
