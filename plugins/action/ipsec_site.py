@@ -25,6 +25,7 @@ READY_FACT = "__ipsec_site_sas_ready"
 SUPERSEDED_FACT = "__ipsec_site_superseded"  # the sas stage kept these SAs: the previous generation of its directions
 SWITCHED_FACT = "__ipsec_site_switched"  # the policies stage left the outbound policies toward these peers on target
 IN_PLACE_FACT = "__ipsec_site_policies_in_place"   # the sas stage found every planned policy in place
+NATT_FACT = "__ipsec_site_natt"  # after the sas stage: the UDP 4500 socket holder and the peers to keep NAT mappings to
 PLANNED_FACT = "__ipsec_site_planned"  # after the policies stage: this host's SAs (addresses) and policies, no keys
 POLICY_OPTIONS = ("src", "dst", "proto", "sport", "dport", "dir", "action", "priority", "templates", "mark", "if_id",
                   "ptype", "flags", "lifetime")
@@ -150,7 +151,8 @@ class ActionModule(ActionBase):
                                                                     compare_only=["policies"], superseded="keep", **netns))
             in_place = not result.get("failed") and result.get("pending") == []
             result.setdefault("ansible_facts", {}).update({READY_FACT: not result.get("failed"), IN_PLACE_FACT: in_place,
-                                                           SUPERSEDED_FACT: result.get("superseded") or []})
+                                                           SUPERSEDED_FACT: result.get("superseded") or [],
+                                                           NATT_FACT: site.natt(pairs)})
             result.pop("pending", None)
         elif args.get("phase", "all") == "all" and (task_vars.get("ansible_facts") or {}).get(IN_PLACE_FACT):
             result = dict(changed=False, msg="every planned policy was in place at the sas stage of this run")
@@ -179,7 +181,8 @@ class ActionModule(ActionBase):
             # pairs of this run, and the pairs a partial run leaves alone as they were meant to be (their leak guard
             # stays while a policy of theirs is missing)
             result.setdefault("ansible_facts", {})[PLANNED_FACT] = {
-                "sas": [{k: sa[k] for k in ("src", "dst", "proto")} for sa in plan["sas"]], "policies": guarded,
+                "sas": [{k: sa[k] for k in ("src", "dst", "proto", "encap") if k in sa} for sa in plan["sas"]],
+                "policies": guarded,
                 "routes": [{k: r[k] for k in ("dst", "dev")} for r in site.route_entries(routed)],
                 "management": list(management)}
         result.update(summary)
@@ -219,7 +222,7 @@ class ActionModule(ActionBase):
         hostvars = task_vars["hostvars"]
         pair_of = {}
         for pair in pairs:
-            for a, b in pair.links():
+            for a, b in pair.seen().links():  # as the kernel names them (the superseded SAs come from it)
                 pair_of[(a, b)] = pair_of[(b, a)] = pair
         done = {p.peer.name for p in pairs if p.peer.name in mine and p.peer.name in in_play
                 and me in ((hostvars[p.peer.name].get("ansible_facts") or {}).get(SWITCHED_FACT) or ())}

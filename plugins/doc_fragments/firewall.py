@@ -15,7 +15,9 @@ options:
     elements: str
     default: []
   natt_peers:
-    description: Peers whose UDP 4500 (ESP in UDP, NAT traversal) is accepted.
+    description:
+      - Peers whose UDP 4500 (ESP in UDP, NAT traversal) is accepted, besides the ends of the SAs that have C(encap)
+        (those are always accepted, and only from those addresses).
     type: list
     elements: str
     default: []

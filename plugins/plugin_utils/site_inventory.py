@@ -69,16 +69,19 @@ class Inventory:
                 where = "%smembers[%s]" % (prefix, host)
                 entry = roster.get(host) or {}
                 value, nets = entry.get("address"), entry.get("subnets") if subnets_var else None
+                nat, nat_var = entry.get("nat") if subnets_var else None, where + ".nat"
                 address_var, subnets_var = where + ".address", where + ".subnets" if subnets_var else None
             else:
                 where = host
                 value = self.var(host, address_var)
                 nets = self.var(host, subnets_var) if subnets_var else None
+                nat, nat_var = self.var(host, "ipsec_gateway_nat") if subnets_var else None, "ipsec_gateway_nat"
             if value is None:
                 raise site.SiteError("%s: %s is not set (a member of the %s group needs it)"
                                      % (host, address_var, self.group(kind)[1]))
             nets = site.subnets(nets, "%s: %s" % (host, subnets_var)) if subnets_var else ()
-            self._members[(kind, host)] = site.Member(host, site.addresses(value, "%s: %s" % (host, address_var)), nets)
+            self._members[(kind, host)] = site.Member(host, site.addresses(value, "%s: %s" % (host, address_var)), nets,
+                                                      site.nat(nat, "%s: %s" % (host, nat_var)))
         return self._members[(kind, host)]
 
     def settings(self, kind, host, pair):
@@ -116,8 +119,10 @@ class Inventory:
                 raise site.SiteError("pair %s: %s and %s state different settings (%s vs %s); set them in the group's "
                                      "group_vars or in %spair_overrides, the same for both"
                                      % (name, host, peer, mine._asdict(), theirs._asdict(), KIND_VARS[kind][5]))
-            out.append(site.Pair(kind, self.member(kind, host), self.member(kind, peer), mine, self.mode(kind, host),
-                                 self.mode(kind, peer)))
+            pair = site.Pair(kind, self.member(kind, host), self.member(kind, peer), mine, self.mode(kind, host),
+                             self.mode(kind, peer))
+            site.check_nat(pair)
+            out.append(pair)
         return out
 
     def mode(self, kind, host):

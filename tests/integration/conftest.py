@@ -20,7 +20,7 @@ RUN = pathlib.Path(os.environ.get("XFRM_LAB_RUN", "/tmp/xfrm-ipsec-lab"))
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "lab(topology): needs lab guests of that topology (pair, mesh3, sites2); "
+    config.addinivalue_line("markers", "lab(topology): needs lab guests of that topology (pair, mesh3, sites2, boot2, nat2); "
                             "lab(None): needs the lab free, the test boots it itself (molecule)")
 
 

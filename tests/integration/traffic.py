@@ -14,16 +14,17 @@ import time
 class Capture:
     """tcpdump in a guest, from start() to stop(); the guest process is ended by its own PID."""
 
-    def __init__(self, lab, node, iface, bpf="esp or ah or icmp", direction="inout"):
+    def __init__(self, lab, node, iface, bpf="esp or ah or icmp", direction="inout", netns=None):
         """direction "out" sees only what the guest transmits: on input, Linux shows tunnel-mode packets
-        a second time, decrypted, on the interface they arrived on."""
+        a second time, decrypted, on the interface they arrived on. netns: capture in that namespace of the guest."""
         self.lab, self.node, self.iface, self.bpf, self.direction = lab, node, iface, bpf, direction
+        self.prefix = "ip netns exec %s " % netns if netns else ""
         self.path = "/tmp/xfrm-capture-%d" % int(time.time() * 1000)
         self.lines = []
 
     def __enter__(self):
-        self.lab.ssh(self.node, "tcpdump -n -l -Q %s -i %s '%s' > %s.txt 2> %s.err & echo $! > %s.pid; sleep 2"
-                     % (self.direction, self.iface, self.bpf, self.path, self.path, self.path))
+        self.lab.ssh(self.node, "%stcpdump -n -l -Q %s -i %s '%s' > %s.txt 2> %s.err & echo $! > %s.pid; sleep 2"
+                     % (self.prefix, self.direction, self.iface, self.bpf, self.path, self.path, self.path))
         return self
 
     def __exit__(self, *exc):

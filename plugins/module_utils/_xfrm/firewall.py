@@ -91,6 +91,8 @@ def plan(sas, policies, management=(), natt_peers=(), drop_plaintext=True, leak_
     """The Ruleset for a host's SAs and policies (ipsec_info's `sas` and `policies`, the collection's own) and its
     routes through XFRM interfaces ([{dst, dev}], route mode)."""
     peers = {a for sa in sas if sa.get("proto") in IPSEC_PROTOCOLS for a in (sa["src"], sa["dst"])}
+    # ESP in UDP: the ends of the SAs with UDP encapsulation send to port 4500 (NAT traversal), and no one else
+    natt_peers = set(natt_peers) | {a for sa in sas if sa.get("encap") for a in (sa["src"], sa["dst"])}
     chains = {chain: [] for chain in CHAINS.values()}
     # the kernel's order (priority first); then a fixed one, whatever the source: the roles' planned entries and the
     # kernel's dump of the same policies must make the same rules (a --limit run mixes both)

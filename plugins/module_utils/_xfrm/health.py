@@ -148,6 +148,7 @@ class PairCheck:
         self.now, self.rotate_packets = now, rotate_packets
         a, b = pair.local.name, pair.peer.name
         self.views = {a: pair, b: pair.reversed()}
+        self.seen = {h: view.address_map() for h, view in self.views.items()}  # a NATed end differs between the two
         self.target = keys.generation_of(generation)(pair.name)
         self.verdict = Verdict()
         self.out = {"kind": pair.kind, "hosts": sorted((a, b)), "generation": self.target, "in_force": {}, "probe": None,
@@ -180,9 +181,11 @@ class PairCheck:
             self.verdict.add("down", "%s no SA and no policy of the pair (never keyed, or flushed)" % (
                 "%s and %s hold" % tuple(self.empty) if len(self.empty) == 2 else "%s holds" % self.empty[0]), limit(*hosts))
         expected = {}
-        for h in hosts:  # each direction in the generation its sender sends with
-            expected.update({d: v for d, v in expected_sas(self.deriver, self.views[h], sends_with[h], self.collisions).items()
-                             if d[0] in self.views[h].local.addresses})
+        for h in hosts:  # each direction in the generation its sender sends with, by the inventory's addresses
+            stated = {v: k for k, v in self.seen[h].items()}
+            expected.update({(stated[d[0]], stated[d[1]], d[2]): v for d, v in
+                             expected_sas(self.deriver, self.views[h], sends_with[h], self.collisions).items()
+                             if stated[d[0]] in self.views[h].local.addresses})
         for direction, (spi, prints) in sorted(expected.items()):
             self.sa(direction, spi, prints)
         for h in hosts:
@@ -208,12 +211,14 @@ class PairCheck:
                              "re-run rotate_keys.yml with both peers of %s in the run" % self.pair.name)
 
     def sa(self, direction, spi, prints):
-        """One direction's SA on its sender and its receiver: present, same keys, the inventory's keys; its figures."""
-        src, dst, proto = direction
-        sender = self.pair.local.name if src in self.pair.local.addresses else self.pair.peer.name
+        """One direction's SA on its sender and its receiver: present, same keys, the inventory's keys; its figures.
+        direction: the inventory's addresses; each kernel holds the SA by its own (across a NAT they differ)."""
+        sender = self.pair.local.name if direction[0] in self.pair.local.addresses else self.pair.peer.name
         receiver = self.peer_of(sender)
-        key, label = (src, dst, proto, spi), "SA %s->%s %s %s" % (src, dst, proto, _spi(spi))
-        held = {h: self.observed[h].sas.get(key) for h in (sender, receiver)}
+        keys_of = {h: (self.seen[h][direction[0]], self.seen[h][direction[1]], direction[2], spi) for h in (sender, receiver)}
+        src, dst, proto, _spi_value = key = keys_of[sender]
+        label = "SA %s->%s %s %s" % (src, dst, proto, _spi(spi))
+        held = {h: self.observed[h].sas.get(keys_of[h]) for h in (sender, receiver)}
         missing = sorted(h for h, sa in held.items() if sa is None and h not in self.empty)
         if missing:
             self.verdict.add("down", "%s is missing on %s" % (label, " and ".join(missing)), limit(*missing))
@@ -229,8 +234,8 @@ class PairCheck:
                                  "or another master secret)" % (label, sender, receiver), limit(sender, receiver))
         figures = {"src": src, "dst": dst, "proto": proto, "spi": _spi(spi), "sender": sender,
                    "sent": self.observed[sender].delta(key, "packets"),
-                   "received": self.observed[receiver].delta(key, "packets"),
-                   "integrity_failed": self.observed[receiver].delta(key, "integrity_failed")}
+                   "received": self.observed[receiver].delta(keys_of[receiver], "packets"),
+                   "integrity_failed": self.observed[receiver].delta(keys_of[receiver], "integrity_failed")}
         if held[sender] is not None:
             counters = (self.observed[sender].sas_after.get(key) or held[sender]).get("counters") or {}
             figures.update(packets=counters.get("packets"), seq_headroom=counters.get("seq_headroom"))

@@ -62,12 +62,14 @@ def pair_status(deriver, pairs, generation, collisions, sas, policies):
         wanted_reqid = site.reqid(target)
         directions = pair.directions()
         want = {d: spi_of(d) for d in directions}
-        present = all(want[d] in held.get(d[1:], ()) for d in directions)
-        previous = sorted({spi for d in directions for spi in held.get(d[1:], set()) - {want[d]}})
-        outbound = [required.get((d[2], d[3]), set()) for d in directions if (d[1], d[2]) in pair.links()]
+        seen = pair.address_map()  # the kernel's addresses of the inventory's (a peer behind a NAT: the NAT's)
+        at = {d: (seen[d[1]], seen[d[2]], d[3]) for d in directions}
+        present = all(want[d] in held.get(at[d], ()) for d in directions)
+        previous = sorted({spi for d in directions for spi in held.get(at[d], set()) - {want[d]}})
+        outbound = [required.get(at[d][1:], set()) for d in directions if (d[1], d[2]) in pair.links()]
         pins_target = bool(outbound) and all(reqids == {wanted_reqid} for reqids in outbound)
         pins_other = sorted(set().union(*outbound) - {wanted_reqid}) if outbound else []
-        if not previous and not any(held.get(d[1:]) for d in directions):
+        if not previous and not any(held.get(at[d]) for d in directions):
             state = "absent"
         elif not previous:
             state = "stable" if present and pins_target else "partial"

@@ -39,8 +39,10 @@ INTERFACE_PREFIX = "ipsec-"  # the roles' XFRM interfaces: ipsec-<peer>, or ipse
 OUTER_HEADER = {4: 20, 6: 40}
 ESP_HEADER, ESP_TRAILER = 8, 2      # SPI + sequence number; pad length + next header
 CBC_BLOCK = 16                      # the roles' ciphers are 128-bit block ciphers in CBC mode: the IV is one block
+UDP_HEADER = 8                      # ESP in UDP across a NAT
 AH_HEADER = 12                      # before the ICV; AH is padded to 4 (IPv4) or 8 (IPv6) bytes
 DEFAULT_LINK_MTU = 1500
+NATT_PORT = 4500                    # ESP in UDP (RFC 3948): the port each gateway's socket holder binds
 STATIC_KEY_UNSAFE = ("rfc3686(ctr(aes))",)   # the aead ones are not offered at all
 
 
@@ -98,11 +100,13 @@ def _key_bytes(kind, name):
 
 
 class Member(NamedTuple):
-    """A host of a site group: its name, the addresses it speaks IPsec from and, for gateways, its subnets."""
+    """A host of a site group: its name, the addresses it speaks IPsec from and, for gateways, its subnets; for a
+    gateway behind a NAT (ipsec_gateway_nat), (the NAT's public IPv4 address, the UDP port it maps 4500 to)."""
 
     name: str
     addresses: tuple
     subnets: tuple = ()
+    nat: tuple = None
 
 
 def addresses(value, where):
@@ -133,6 +137,26 @@ def subnets(value, where):
         except ValueError as exc:
             raise SiteError("%s: %r: %s" % (where, item, exc)) from None
     return tuple(out)
+
+
+def nat(value, where):
+    """ipsec_gateway_nat ({address, port}: what the gateway's NAT router maps its IPv4 address and UDP 4500 to, as
+    its peers reach it) -> (address, port), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or "address" not in value or set(value) - {"address", "port"}:
+        raise SiteError("%s: %r; give {address: <the NAT's public IPv4 address>, port: <the UDP port it maps 4500 to, "
+                        "default 4500>}" % (where, value))
+    try:
+        public = ipaddress.ip_address(str(value["address"]).strip())
+    except ValueError:
+        raise SiteError("%s.address: %r is not an IP address" % (where, value["address"])) from None
+    if public.version != 4:
+        raise SiteError("%s.address: %s; NAT traversal is for IPv4 (IPv6 has no NAT to cross)" % (where, public))
+    port = value.get("port", NATT_PORT)
+    if isinstance(port, bool) or not str(port).strip().isdigit() or not 1 <= int(str(port).strip()) <= 0xFFFF:
+        raise SiteError("%s.port: %r is not a UDP port (1-65535)" % (where, port))
+    return str(public), int(str(port).strip())
 
 
 def pairs_of(group, explicit, where, group_name):
@@ -175,8 +199,40 @@ class Pair(NamedTuple):
         return keys.pair_name(self.local.name, self.peer.name)
 
     def links(self):
-        """[(local address, peer address)] of each family both ends have."""
+        """[(local address, peer address)] of each family both ends have (as the inventory states them: keys and SPIs
+        are derived from these, the same on both peers; seen() has the addresses the local kernel uses)."""
         return [(a, b) for a in self.local.addresses for b in self.peer.addresses if _family(a) == _family(b)]
+
+    def seen(self):
+        """The pair with the addresses the local kernel uses: a peer behind a NAT (ipsec_gateway_nat) by the NAT's
+        public address; a gateway behind one uses its own (private) address, and its NAT rewrites it."""
+        if self.peer.nat is None:
+            return self
+        public = tuple(self.peer.nat[0] if _family(a) == 4 else a for a in self.peer.addresses)
+        return self._replace(peer=self.peer._replace(addresses=public))
+
+    def address_map(self):
+        """{the inventory's address: the local kernel's} of both ends (they differ only for a peer behind a NAT)."""
+        seen = self.seen()
+        return dict(zip(self.local.addresses + self.peer.addresses, seen.local.addresses + seen.peer.addresses))
+
+    def natted(self, a, b):
+        """True when the link between the inventory's addresses a and b crosses a NAT: ESP goes in UDP over it."""
+        return self.kind == "gateway" and _family(a) == 4 and (self.local.nat or self.peer.nat) is not None
+
+    def encap(self, src, dst):
+        """The UDP encapsulation of the SA src -> dst (the inventory's addresses), or None: both ends' sockets bind
+        4500; the NATed end is reached at the port its NAT maps 4500 to."""
+        if not self.natted(src, dst):
+            return None
+        port = {m: (m.nat[1] if m.nat else NATT_PORT) for m in (self.local, self.peer)}
+        sender = self.local if src in self.local.addresses else self.peer
+        receiver = self.peer if sender is self.local else self.local
+        # as this kernel sees the packets: a NATed sender's own SAs leave from 4500, its peer sees the mapped port
+        mine = sender is self.local
+        sport = NATT_PORT if mine or sender.nat is None else port[sender]
+        dport = port[receiver] if mine else NATT_PORT
+        return {"type": "espinudp", "sport": sport, "dport": dport}
 
     def outer(self, family):
         """The link (local, peer) that carries inner traffic of `family` in tunnel mode: the link of the same family
@@ -278,13 +334,17 @@ def sa_entries(deriver, pair, generation, collisions):
     generation = keys.generation_of(generation)(pair.name)
     spi_of = direction_spi(deriver, generation, collisions)
     out = []
+    seen = pair.address_map()
     for direction in pair.directions():
         name, src, dst, proto = direction
         spi = spi_of(direction)
         # oseq-may-wrap: the receiver checks no replay window (manual keys), so the SA goes on past 2^32 packets
         # instead of going silent (docs/rotation.md); the rotation renews keys, not sequence numbers
-        sa = {"src": src, "dst": dst, "proto": proto, "spi": spi, "mode": mode, "reqid": reqid(generation),
+        sa = {"src": seen[src], "dst": seen[dst], "proto": proto, "spi": spi, "mode": mode, "reqid": reqid(generation),
               "flags": ["oseq-may-wrap"]}
+        encap = pair.encap(src, dst)
+        if encap is not None:
+            sa["encap"] = encap  # ESP in UDP across the NAT (check_nat refused AH there)
         if pair.kind == "gateway" and any(f != _family(src) for f in pair.carried(src, dst)):
             # the kernel gives an SA its own family's selector unless told not to: IPv6 in IPv4 (or the reverse) needs
             # a selector of no family
@@ -328,6 +388,7 @@ def policy_entries(pair, generation=0):
     The outbound templates require the reqid of the pair's generation (reqid()): the kernel sends with exactly that
     generation's SAs even while another generation's SAs of the same direction are in place."""
     out = []
+    pair = pair.seen()  # the templates name the ends as the local kernel sees them
     if pair.kind == "host":
         for local, peer in pair.links():
             out += _directions(pair, local, peer, [(local, peer)], generation)
@@ -356,9 +417,37 @@ def _directions(pair, local, peer, selectors, generation):
     return out
 
 
+def check_nat(pair):
+    """SiteError when the pair cannot cross its NAT: AH authenticates the addresses a NAT rewrites, and two NATed ends
+    could only reach each other through mappings neither can open first (no IKE here to punch them)."""
+    if pair.local.nat is None and pair.peer.nat is None:
+        return
+    behind = [m.name for m in (pair.local, pair.peer) if m.nat is not None]
+    if pair.kind != "gateway":
+        raise SiteError("pair %s: ipsec_gateway_nat is for gateways" % pair.name)
+    if len(behind) == 2:
+        raise SiteError("pair %s: both %s and %s are behind a NAT (ipsec_gateway_nat); with manual keys one end of a "
+                        "pair must be reachable without one (pair both with a gateway that has a public address)"
+                        % ((pair.name,) + tuple(behind)))
+    if "ah" in pair.settings.protocols and any(_family(a) == 4 for a, _b in pair.links()):
+        raise SiteError("pair %s: %s is behind a NAT (ipsec_gateway_nat) and the pair uses AH, which authenticates the "
+                        "addresses the NAT rewrites; use ESP alone for this pair (ipsec_gateway_pair_overrides: "
+                        "{%s: {protocols: [esp]}})" % (pair.name, behind[0], pair.name))
+
+
+def natt(pairs):
+    """What a gateway needs for ESP in UDP: {"socket": the UDP 4500 socket holder must run, "keepalive_peers": the
+    peers it sends NAT keepalives to (from behind its own NAT, so that the mapping stays while the pair is idle)}."""
+    crossing = [p for p in pairs if any(p.natted(a, b) for a, b in p.links())]
+    peers = sorted({p.address_map()[b] for p in crossing if p.local.nat is not None
+                    for a, b in p.links() if p.natted(a, b)})
+    return {"socket": bool(crossing), "keepalive_peers": peers}
+
+
 def tunnel_mtu(pair, link_mtu=DEFAULT_LINK_MTU):
-    """The largest inner packet that leaves as one outer packet of link_mtu: the outer header, ESP's header, IV,
-    block padding, trailer and ICV, AH's header and ICV; over the worst outer family the pair uses."""
+    """The largest inner packet that leaves as one outer packet of link_mtu: the outer header (and UDP's across a
+    NAT), ESP's header, IV, block padding, trailer and ICV, AH's header and ICV; over the worst outer family the pair
+    uses."""
     s = pair.settings
     icv = s.auth_trunc_len // 8
     block = iv = CBC_BLOCK
@@ -368,7 +457,7 @@ def tunnel_mtu(pair, link_mtu=DEFAULT_LINK_MTU):
         if link is None:
             continue
         outer = _family(link[0])
-        room = link_mtu - OUTER_HEADER[outer]
+        room = link_mtu - OUTER_HEADER[outer] - (UDP_HEADER if pair.natted(*link) else 0)
         if "ah" in s.protocols:
             align = 4 if outer == 4 else 8
             room -= -(-(AH_HEADER + icv) // align) * align
