@@ -14,7 +14,7 @@ import pathlib
 import pytest
 
 from ansible_run import Site, changed_hosts, check_report, failures, task_results
-from traffic import Capture, ping
+from traffic import Capture, lan_pings
 
 MASTER = "nat traversal lab master secret: a test vector, not a real secret"
 GATEWAYS = ("gw1", "gw2")
@@ -32,15 +32,6 @@ def inventory(lab, workdir, port=4500):
     path = pathlib.Path(workdir) / ("nat-%d.json" % port)
     path.write_text(json.dumps(doc))
     return path
-
-
-def lan_pings(lab, families=(4, 6), count=5):
-    got = {}
-    for family in families:
-        suffix = "" if family == 4 else "6"
-        got[(family, "gw1")] = ping(lab, "gw1", lab.hosts["gw2"]["lab_lan_host" + suffix], count=count, netns="lan")
-        got[(family, "gw2")] = ping(lab, "gw2", lab.hosts["gw1"]["lab_lan_host" + suffix], count=count, netns="lan")
-    return got
 
 
 def beyond_the_nat(lab):

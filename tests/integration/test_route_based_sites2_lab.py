@@ -17,7 +17,7 @@ import pytest
 from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm import site
 
 from ansible_run import Site, changed_hosts, check_report, failures, run_module, task_results
-from traffic import Capture, ping
+from traffic import Capture, lan_pings, ping
 
 MASTER = "route-based lab master secret: a test vector, not a real secret"
 GATEWAYS = ("gw1", "gw2")
@@ -66,16 +66,6 @@ def our_routes(lab, node):
 def counters(lab, node, name):
     out = lab.ssh(node, "cat /sys/class/net/%s/statistics/tx_packets /sys/class/net/%s/statistics/rx_packets" % (name, name))
     return tuple(int(n) for n in out.stdout.split())
-
-
-def lan_pings(lab, families=(4, 6), count=5):
-    """Pings from gw1's LAN host to gw2's, and back, in each family; the replies."""
-    got = {}
-    for family in families:
-        suffix = "" if family == 4 else "6"
-        got[(family, "gw1")] = ping(lab, "gw1", lab.hosts["gw2"]["lab_lan_host" + suffix], count=count, netns="lan")
-        got[(family, "gw2")] = ping(lab, "gw2", lab.hosts["gw1"]["lab_lan_host" + suffix], count=count, netns="lan")
-    return got
 
 
 @pytest.fixture(scope="module")

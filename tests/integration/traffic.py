@@ -118,6 +118,16 @@ def ping(lab, node, address, count=5, netns=None):
     return int(match.group(1)) if match else 0
 
 
+def lan_pings(lab, families=(4, 6), count=5):
+    """Pings from gw1's LAN host to gw2's, and back, in each family: {(family, the pinging gateway): replies}."""
+    got = {}
+    for family in families:
+        suffix = "" if family == 4 else "6"
+        got[(family, "gw1")] = ping(lab, "gw1", lab.hosts["gw2"]["lab_lan_host" + suffix], count=count, netns="lan")
+        got[(family, "gw2")] = ping(lab, "gw2", lab.hosts["gw1"]["lab_lan_host" + suffix], count=count, netns="lan")
+    return got
+
+
 def sa_counters(lab, node):
     """{(proto, spi): (bytes, packets)} read with iproute2 in the guest, independent of the collection's decoder."""
     out = lab.ssh(node, "ip -s xfrm state").stdout

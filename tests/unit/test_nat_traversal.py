@@ -134,3 +134,23 @@ def test_status_and_health_find_each_ends_sas_under_its_own_addresses():
     # the branch's SA missing: found missing under the address its kernel uses
     observed["gw2"] = health.Observation({"sas": kernel_view(branch_sas[1:]), "policies": branch_pol})
     assert health.assess(DERIVER, pair(), observed, {}, 0, 0)["state"] == "down"
+
+
+def test_esp_in_udp_that_never_arrives_points_at_the_nats_mapping_and_udp_4500():
+    hub_sas, branch_sas = kernel_view(site.sa_entries(DERIVER, pair(), 0, {})), kernel_view(site.sa_entries(
+        DERIVER, pair(BRANCH, HUB), 0, {}))
+
+    def counted(sas, moved):  # the SAs as ipsec_probe shows them, the given (src, dst) having carried 3 packets
+        return [dict(sa, counters={"packets": 3 if (sa["src"], sa["dst"]) in moved else 0}) for sa in sas]
+    policies = {"gw1": site.policy_entries(pair()), "gw2": site.policy_entries(pair(BRANCH, HUB))}
+    probe = {"name": "gw1~gw2", "src": "198.51.100.1", "dst": "203.0.113.1", "sent": 3, "received": 0}
+    observed = {
+        "gw1": health.Observation({"sas": counted(hub_sas, ()), "policies": policies["gw1"]},
+                                  {"sas": counted(hub_sas, {("192.0.2.1", "192.0.2.2")})}, [probe]),
+        "gw2": health.Observation({"sas": counted(branch_sas, ()), "policies": policies["gw2"]},
+                                  {"sas": counted(branch_sas, ())})}
+    verdict = health.assess(DERIVER, pair(), observed, {}, 0, 0)
+    assert verdict["state"] == "down"
+    reason = [r for r in verdict["reasons"] if r.startswith("ESP in UDP from gw1 does not reach gw2")]
+    assert reason and "SA esp 192.0.2.1->192.0.2.2" in reason[0], verdict["reasons"]
+    assert any("ipsec_gateway_nat" in fix and "UDP 4500 from gw1" in fix for fix in verdict["fixes"]), verdict["fixes"]

@@ -237,6 +237,7 @@ class PairCheck:
                    "received": self.observed[receiver].delta(keys_of[receiver], "packets"),
                    "integrity_failed": self.observed[receiver].delta(keys_of[receiver], "integrity_failed")}
         if held[sender] is not None:
+            figures["udp"] = bool(held[sender].get("encap"))  # ESP in UDP: across a NAT
             counters = (self.observed[sender].sas_after.get(key) or held[sender]).get("counters") or {}
             figures.update(packets=counters.get("packets"), seq_headroom=counters.get("seq_headroom"))
             self.headroom(label, held[sender], counters, figures)
@@ -327,6 +328,14 @@ class PairCheck:
                     self.verdict.add("down", "%s sent %d packets on SA %s, %s's SA received none; %s's kernel counted %s"
                                      % (sender, figures["sent"], label, receiver, receiver,
                                         ", ".join("%s +%d" % kv for kv in moves.items())), limit(receiver))
+                elif figures.get("udp"):
+                    self.verdict.add(
+                        "down", "ESP in UDP from %s does not reach %s: %s sent %d packets on SA %s, %s's SA received none "
+                        "and its kernel counted no XFRM error (dropped by the NAT or a firewall, or the NAT maps another "
+                        "port than the SAs use)" % (sender, receiver, sender, figures["sent"], label, receiver),
+                        "check the NAT's mapping of UDP 4500 against ipsec_gateway_nat (address and port), that "
+                        "xfrm-ipsec-natt.service runs on both, and the firewalls on the path and on %s: UDP 4500 from %s "
+                        "must pass (%s)" % (receiver, sender, limit(sender, receiver)))
                 else:
                     self.verdict.add(
                         "down", "ESP from %s does not reach %s: %s sent %d packets on SA %s, %s's SA received none and its "

@@ -225,14 +225,12 @@ class Pair(NamedTuple):
         4500; the NATed end is reached at the port its NAT maps 4500 to."""
         if not self.natted(src, dst):
             return None
-        port = {m: (m.nat[1] if m.nat else NATT_PORT) for m in (self.local, self.peer)}
-        sender = self.local if src in self.local.addresses else self.peer
-        receiver = self.peer if sender is self.local else self.local
-        # as this kernel sees the packets: a NATed sender's own SAs leave from 4500, its peer sees the mapped port
-        mine = sender is self.local
-        sport = NATT_PORT if mine or sender.nat is None else port[sender]
-        dport = port[receiver] if mine else NATT_PORT
-        return {"type": "espinudp", "sport": sport, "dport": dport}
+        # as the local kernel sees the packets: its own end is 4500 (behind a NAT too: the NAT rewrites it), a peer
+        # behind a NAT is at the port its NAT maps 4500 to
+        peer_port = self.peer.nat[1] if self.peer.nat else NATT_PORT
+        if src in self.local.addresses:
+            return {"type": "espinudp", "sport": NATT_PORT, "dport": peer_port}
+        return {"type": "espinudp", "sport": peer_port, "dport": NATT_PORT}
 
     def outer(self, family):
         """The link (local, peer) that carries inner traffic of `family` in tunnel mode: the link of the same family
@@ -439,8 +437,8 @@ def natt(pairs):
     """What a gateway needs for ESP in UDP: {"socket": the UDP 4500 socket holder must run, "keepalive_peers": the
     peers it sends NAT keepalives to (from behind its own NAT, so that the mapping stays while the pair is idle)}."""
     crossing = [p for p in pairs if any(p.natted(a, b) for a, b in p.links())]
-    peers = sorted({p.address_map()[b] for p in crossing if p.local.nat is not None
-                    for a, b in p.links() if p.natted(a, b)})
+    # behind its own NAT (the peer is not: check_nat), the peer's address is the one its kernel uses
+    peers = sorted({b for p in crossing if p.local.nat is not None for a, b in p.links() if p.natted(a, b)})
     return {"socket": bool(crossing), "keepalive_peers": peers}
 
 
