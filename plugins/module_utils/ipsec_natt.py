@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import os
 
+from ansible_collections.xfrm.ipsec.plugins.module_utils._xfrm.firewall import NATT_PORT
 from ansible_collections.xfrm.ipsec.plugins.module_utils.ipsec_system import has_systemd, read_text, remove, write_private
 
 UNIT = "xfrm-ipsec-natt.service"
 UNIT_PATH = "/etc/systemd/system/" + UNIT
-PORT = 4500
 
 # The program the unit runs (written to the host as it is here; tests/integration/test_natt_socket_kernel.py runs it)
 PROGRAM = r'''#!/usr/bin/python3
@@ -84,7 +84,7 @@ if __name__ == "__main__":
 
 
 def config_text(peers, keepalive):
-    return json.dumps({"port": PORT, "keepalive": keepalive, "peers": list(peers)}, indent=2, sort_keys=True) + "\n"
+    return json.dumps({"port": NATT_PORT, "keepalive": keepalive, "peers": list(peers)}, indent=2, sort_keys=True) + "\n"
 
 
 def unit_text(python, program, config):
@@ -129,7 +129,7 @@ def present(module, files):
             if not module.check_mode:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 write_private(path, text, mode)
-    if any(c == "wrote " + UNIT_PATH for c in changed) and not module.check_mode:
+    if "wrote " + UNIT_PATH in changed and not module.check_mode:
         _systemctl(module, "daemon-reload")
     if not _systemctl(module, "is-enabled", "--quiet", UNIT, check=False):
         changed.append("enabled " + UNIT)

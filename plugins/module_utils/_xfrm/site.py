@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from . import keys, links
 from .constants import ALGORITHM_NAMES
+from .firewall import NATT_PORT  # ESP in UDP (RFC 3948): the port each gateway's socket holder binds
 
 REQID = 0x70000100          # the roles' SAs and outbound templates of generation 0 (inside the managed range)
 REQID_SPAN = 0x10000        # generation N's: REQID + N % REQID_SPAN (see reqid())
@@ -42,7 +43,6 @@ CBC_BLOCK = 16                      # the roles' ciphers are 128-bit block ciphe
 UDP_HEADER = 8                      # ESP in UDP across a NAT
 AH_HEADER = 12                      # before the ICV; AH is padded to 4 (IPv4) or 8 (IPv6) bytes
 DEFAULT_LINK_MTU = 1500
-NATT_PORT = 4500                    # ESP in UDP (RFC 3948): the port each gateway's socket holder binds
 STATIC_KEY_UNSAFE = ("rfc3686(ctr(aes))",)   # the aead ones are not offered at all
 
 
